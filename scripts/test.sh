@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite on the real local stack: brings the stack up (idempotent), runs the static
+# checks (types, lint, format), then every test. The last lines are Node's test-runner totals.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/stack.sh up
+# shellcheck source=/dev/null
+. .stack/env
+echo "== static checks: tsc, eslint, prettier" >&2
+npm run --silent typecheck
+npm run --silent lint
+npm run --silent format:check >/dev/null
+echo "== tests" >&2
+# One file at a time: integration tests stop and start real containers on one Docker engine.
+exec node --test --test-concurrency=1 --test-reporter=spec "${@:-test/**/*.test.ts}"
