@@ -1,4 +1,5 @@
 import { commands } from './commands/index.ts';
+import { UsageError } from './command.ts';
 import { formatError } from './format-error.ts';
 
 const usage = `dockvault: backups of Docker volumes and PostgreSQL containers, encrypted, stored in S3, run by Temporal
@@ -32,6 +33,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     console.error(formatError(err));
-    process.exitCode = 1;
+    // Bad flags (ours, or node:util parseArgs's) are usage errors: exit 2, like other CLIs.
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.exitCode = usage ? 2 : 1;
   },
 );

@@ -1,4 +1,15 @@
 import type { Command } from '../command.ts';
+import { configCommand } from './config.ts';
+import { keygenCommand } from './keygen.ts';
+import { listCommand } from './list.ts';
+import { runCommand } from './run.ts';
+import { workerCommand } from './worker.ts';
 
 /** Every subcommand, by the name typed on the command line. */
-export const commands: Record<string, Command> = {};
+export const commands: Record<string, Command> = {
+  worker: workerCommand,
+  run: runCommand,
+  list: listCommand,
+  config: configCommand,
+  keygen: keygenCommand,
+};

@@ -1,0 +1,144 @@
+import type Docker from 'dockerode';
+import { ApplicationFailure, log } from '@temporalio/activity';
+import { inspectContainer, startContainer, stopContainer } from '../docker/containers.ts';
+import { execCapture } from '../docker/exec.ts';
+import { ContainerNotFoundError, VolumeNotFoundError } from '../docker/errors.ts';
+import { estimateVolumeSize, inspectVolume } from '../docker/volumes.ts';
+import type { StoppedRecord } from '../docker/stopped-record.ts';
+import type { HookPlan } from '../plan/types.ts';
+import { PreflightError, mapFailures } from './failure.ts';
+
+export interface ContainerActivityDeps {
+  docker: Docker;
+  stopped: StoppedRecord;
+}
+
+export interface BackupSources {
+  /** Listed containers that are running now, in the listed (stop) order. */
+  running: string[];
+  notRunning: string[];
+  volumeBytes: number;
+}
+
+/** Activities over one Docker engine: what exists, stop, start, hooks. */
+export function createContainerActivities({ docker, stopped }: ContainerActivityDeps) {
+  return mapFailures({
+    /** Preflight: every container and volume exists; nothing is changed. All problems in one error. */
+    async inspectBackupSources(input: { containers: string[]; volumes: string[] }): Promise<BackupSources> {
+      const problems: string[] = [];
+      const running: string[] = [];
+      const notRunning: string[] = [];
+      for (const name of input.containers) {
+        try {
+          const state = await inspectContainer(docker, name);
+          (state.running ? running : notRunning).push(name);
+        } catch (err) {
+          if (!(err instanceof ContainerNotFoundError)) throw err;
+          problems.push(`container "${name}" does not exist`);
+        }
+      }
+      let volumeBytes = 0;
+      for (const name of input.volumes) {
+        try {
+          await inspectVolume(docker, name);
+          volumeBytes += await estimateVolumeSize(docker, name);
+        } catch (err) {
+          if (!(err instanceof VolumeNotFoundError)) throw err;
+          problems.push(`volume "${name}" does not exist`);
+        }
+      }
+      if (problems.length > 0) {
+        throw new PreflightError(`preflight failed, nothing was stopped: ${problems.join('; ')}`);
+      }
+      return { running, notRunning, volumeBytes };
+    },
+
+    async stopContainer(input: {
+      container: string;
+      timeoutSeconds: number;
+      workflowId: string;
+      runId: string;
+    }): Promise<void> {
+      const state = await inspectContainer(docker, input.container);
+      await stopped.add({
+        container: input.container,
+        containerId: state.id,
+        workflowId: input.workflowId,
+        runId: input.runId,
+        stoppedAt: new Date().toISOString(),
+      });
+      await stopContainer(docker, input.container, input.timeoutSeconds);
+      log.info('stopped container', { container: input.container });
+    },
+
+    /**
+     * Starts every given container in order, trying all of them even when one fails, and clears them
+     * from the stopped record. Returns the downtime: from the first recorded stop to now.
+     */
+    async startContainers(input: {
+      containers: string[];
+      workflowId: string;
+    }): Promise<{ downtimeMs: number }> {
+      const entries = (await stopped.list()).filter((e) => e.workflowId === input.workflowId);
+      const failures: string[] = [];
+      for (const container of input.containers) {
+        try {
+          await startContainer(docker, container);
+          await stopped.remove(container, input.workflowId);
+          log.info('started container', { container });
+        } catch (err) {
+          if (err instanceof ContainerNotFoundError) {
+            // Removed by someone while stopped: there is nothing left to start.
+            await stopped.remove(container, input.workflowId);
+            failures.push(`${container}: removed while stopped`);
+            continue;
+          }
+          failures.push(`${container}: ${(err as Error).message}`);
+        }
+      }
+      const firstStop = Math.min(...entries.map((e) => Date.parse(e.stoppedAt)));
+      const downtimeMs = Number.isFinite(firstStop) ? Math.max(Date.now() - firstStop, 0) : 0;
+      if (failures.some((f) => !f.endsWith('removed while stopped'))) {
+        throw ApplicationFailure.retryable(
+          `could not restart: ${failures.join('; ')}`,
+          'ContainerRestartError',
+        );
+      }
+      return { downtimeMs };
+    },
+
+    /** Catches a container that came back (restart policy, another tool) while its volumes were read. */
+    async checkStillStopped(containers: string[]): Promise<void> {
+      const back: string[] = [];
+      for (const name of containers) {
+        if ((await inspectContainer(docker, name)).running) back.push(name);
+      }
+      if (back.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `container(s) ${back.join(', ')} started again while their volumes were being archived ` +
+            '(a restart policy or another tool); the archive may be inconsistent and was discarded',
+          'ContainerRestartedDuringBackup',
+        );
+      }
+    },
+
+    /** Pre-stop hooks must all succeed (else the run aborts before any stop); post-start failures are warnings. */
+    async runHooks(hooks: HookPlan[], stage: 'preStop' | 'postStart'): Promise<string[]> {
+      const warnings: string[] = [];
+      for (const hook of hooks) {
+        const result = await execCapture(docker, hook.container, hook.command, {
+          user: hook.user,
+          timeoutMs: hook.timeoutSeconds * 1000,
+        }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }));
+        if (result.exitCode === 0) continue;
+        const message = `${stage} hook in ${hook.container} (${hook.command.join(' ')}) failed with exit code ${result.exitCode}: ${result.stderr.trim().slice(-500)}`;
+        if (stage === 'preStop') throw ApplicationFailure.nonRetryable(message, 'HookFailedError');
+        log.warn(message);
+        warnings.push(message);
+      }
+      return warnings;
+    },
+  });
+}
+
+export type ContainerActivities = ReturnType<typeof createContainerActivities>;

@@ -1,0 +1,21 @@
+import type Docker from 'dockerode';
+import type { StoppedRecord } from '../docker/stopped-record.ts';
+import { createContainerActivities } from './containers.ts';
+import { createStorageActivities } from './storage.ts';
+import { cachedStores, type StoreFor } from './stores.ts';
+import { createTransferActivities } from './transfer.ts';
+
+export interface HostActivityDeps {
+  docker: Docker;
+  stopped: StoppedRecord;
+  storeFor?: StoreFor;
+}
+
+/** All activities a host's worker serves on its `dockvault.<host>` queue. */
+export function createHostActivities({ docker, stopped, storeFor = cachedStores() }: HostActivityDeps) {
+  return {
+    ...createContainerActivities({ docker, stopped }),
+    ...createTransferActivities({ docker, storeFor }),
+    ...createStorageActivities({ storeFor }),
+  };
+}

@@ -1,0 +1,72 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from '../command.ts';
+import type { Command } from '../command.ts';
+import {
+  ConfigError,
+  configJsonSchemaText,
+  describePlan,
+  loadConfigFile,
+  resolveConfigPath,
+} from '../../config/index.ts';
+
+const usage = `Usage:
+  dockvault config check [FILE] [--config FILE]   validate the config and print what it will do
+  dockvault config schema                         print the JSON Schema of the config file
+
+The config file is FILE, else --config, else env DOCKVAULT_CONFIG, else ./dockvault.yml.`;
+
+async function check(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  if (positionals.length > 1)
+    throw new UsageError(`config check takes one FILE, got ${positionals.length}\n\n${usage}`);
+  const file = resolveConfigPath(positionals[0] ?? values.config);
+  try {
+    const config = await loadConfigFile(file);
+    console.log(`${file}: OK\n\n${describePlan(config)}`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    return 1;
+  }
+}
+
+function schema(argv: string[]): number {
+  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  console.log(configJsonSchemaText().trimEnd());
+  return 0;
+}
+
+export const configCommand: Command = {
+  summary: 'Check the config file and show the plan, or print its JSON Schema',
+  async run(argv) {
+    const [sub, ...rest] = argv;
+    try {
+      if (sub === 'check') return await check(rest);
+      if (sub === 'schema') return schema(rest);
+    } catch (err) {
+      // parseArgs reports unknown flags with its own error type; to the user it is a usage error.
+      if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+        throw new UsageError(`${err.message}\n\n${usage}`);
+      }
+      throw err;
+    }
+    if (sub === undefined || sub === '--help' || sub === '-h') {
+      console.log(usage);
+      return sub === undefined ? 2 : 0;
+    }
+    throw new UsageError(`unknown config subcommand '${sub}'\n\n${usage}`);
+  },
+};

@@ -1,0 +1,126 @@
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TransferProgress } from '../activities/heartbeat.ts';
+import type { BackupResult } from '../plan/types.ts';
+import { progressQuery, type WorkflowProgress } from '../workflows/progress.ts';
+import { formatBytes, formatSeconds } from './format.ts';
+
+export interface Followed {
+  definition: string;
+  handle: WorkflowHandle;
+  url: string;
+}
+
+interface Snapshot {
+  progress?: WorkflowProgress;
+  transfer?: TransferProgress;
+  retrying?: string;
+}
+
+async function snapshot(handle: WorkflowHandle): Promise<Snapshot> {
+  const result: Snapshot = {};
+  try {
+    result.progress = await handle.query(progressQuery);
+  } catch {
+    // Not picked up by a worker yet: nothing to show beyond "waiting".
+  }
+  const description = await handle.describe();
+  for (const activity of description.raw.pendingActivities ?? []) {
+    const payload = activity.heartbeatDetails?.payloads?.[0];
+    if (payload) result.transfer = defaultPayloadConverter.fromPayload<TransferProgress>(payload);
+    if (activity.lastFailure?.message && (activity.attempt ?? 1) > 1) {
+      result.retrying = `attempt ${activity.attempt}: ${activity.lastFailure.message}`;
+    }
+  }
+  return result;
+}
+
+function line(definition: string, s: Snapshot): string {
+  const parts = [definition.padEnd(16), (s.progress?.phase ?? 'waiting for a worker').padEnd(36)];
+  const t = s.transfer;
+  if (t) {
+    const total = t.totalBytes ? ` / ${formatBytes(t.totalBytes)}` : '';
+    const bar = t.totalBytes ? ` ${bar20(t.bytes / t.totalBytes)}` : '';
+    parts.push(`${t.subject}:${bar} ${formatBytes(t.bytes)}${total} at ${formatBytes(t.bytesPerSecond)}/s`);
+  }
+  if (s.progress?.stoppedSince) parts.push('(containers stopped)');
+  if (s.progress?.downtimeMs !== undefined) parts.push(`downtime ${formatSeconds(s.progress.downtimeMs)}`);
+  if (s.retrying) parts.push(`retrying, ${s.retrying}`);
+  return parts.join(' ');
+}
+
+function bar20(fraction: number): string {
+  const filled = Math.max(0, Math.min(20, Math.round(fraction * 20)));
+  return `[${'#'.repeat(filled)}${'.'.repeat(20 - filled)}]`;
+}
+
+export interface Outcome {
+  definition: string;
+  url: string;
+  result?: BackupResult;
+  error?: string;
+}
+
+/**
+ * Polls each workflow (its progress query and its activities' heartbeats) and redraws one line per
+ * run until all have ended. On a non-terminal output it prints only lines that changed.
+ */
+export async function followRuns(
+  runs: Followed[],
+  out: NodeJS.WriteStream = process.stdout,
+): Promise<Outcome[]> {
+  const outcomes = new Map<string, Outcome>();
+  const settled = runs.map((run) =>
+    run.handle
+      .result()
+      .then(
+        (result: BackupResult) => ({ definition: run.definition, url: run.url, result }),
+        (err: unknown) => ({ definition: run.definition, url: run.url, error: describeFailure(err) }),
+      )
+      .then((outcome) => void outcomes.set(run.definition, outcome)),
+  );
+  const tty = out.isTTY;
+  let drawn = 0;
+  const last = new Map<string, string>();
+  const draw = async () => {
+    const lines = await Promise.all(
+      runs.map(async (run) => {
+        const outcome = outcomes.get(run.definition);
+        if (outcome) return `${run.definition.padEnd(16)} ${outcome.error ? 'failed' : 'done'}`;
+        return line(run.definition, await snapshot(run.handle).catch(() => ({})));
+      }),
+    );
+    if (tty) {
+      if (drawn > 0) out.write(`\x1b[${drawn}A`);
+      for (const l of lines) out.write(`\x1b[2K${l.slice(0, (out.columns || 200) - 1)}\n`);
+      drawn = lines.length;
+    } else {
+      lines.forEach((l, i) => {
+        const key = runs[i]!.definition;
+        const brief = l.replace(/ \d[\d.]* \w+ \/.*$/, '');
+        if (last.get(key) !== brief) out.write(`${l}\n`);
+        last.set(key, brief);
+      });
+    }
+  };
+  const all = Promise.all(settled);
+  let finished = false;
+  void all.then(() => (finished = true));
+  while (!finished) {
+    await draw();
+    await Promise.race([all, new Promise((r) => setTimeout(r, tty ? 500 : 2000))]);
+  }
+  await draw();
+  return runs.map((run) => outcomes.get(run.definition)!);
+}
+
+/** The message and every cause: Temporal wraps the activity's error in ActivityFailure. */
+export function describeFailure(err: unknown): string {
+  const messages: string[] = [];
+  let current: unknown = err;
+  while (current instanceof Error) {
+    if (current.message && !messages.includes(current.message)) messages.push(current.message);
+    current = current.cause;
+  }
+  return messages.join(': ') || String(err);
+}

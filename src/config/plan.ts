@@ -1,0 +1,130 @@
+import { formatInterval, formatRetentionWindow } from './duration.ts';
+import type { BackupDefinition, Config, Retention, Schedule, Staging } from './schema.ts';
+
+/** Human description of what each definition will do, printed by `dockvault config check`. */
+
+export const RECIPIENTS_ENV = 'DOCKVAULT_AGE_RECIPIENTS';
+
+function list(items: readonly string[]): string {
+  return items.length === 0 ? '(none)' : items.join(', ');
+}
+
+function describeRetention(retention: Retention): string {
+  const parts: string[] = [];
+  const counts: [keyof Retention, string][] = [
+    ['keepLast', 'last'],
+    ['keepHourly', 'hourly'],
+    ['keepDaily', 'daily'],
+    ['keepWeekly', 'weekly'],
+    ['keepMonthly', 'monthly'],
+    ['keepYearly', 'yearly'],
+  ];
+  for (const [key, word] of counts) {
+    const n = retention[key];
+    if (typeof n === 'number') parts.push(key === 'keepLast' ? `last ${n}` : `${n} ${word}`);
+  }
+  if (retention.keepWithin) parts.push(`all within ${formatRetentionWindow(retention.keepWithin)}`);
+  return parts.length === 0 ? 'keep everything (no retention policy)' : `keep ${parts.join(', ')}`;
+}
+
+function describeSchedule(schedule: Schedule | undefined): string {
+  if (!schedule) return 'none (run on demand with `dockvault run`)';
+  const when = [
+    ...schedule.cron.map((c) => `cron "${c}"`),
+    ...schedule.every.map((ms) => `every ${formatInterval(ms)}`),
+  ];
+  const extras = [
+    schedule.timezone ? `timezone ${schedule.timezone}` : undefined,
+    schedule.jitter !== undefined ? `jitter ${formatInterval(schedule.jitter)}` : undefined,
+    `overlap ${schedule.overlap}`,
+    schedule.catchupWindow !== undefined ? `catch-up ${formatInterval(schedule.catchupWindow)}` : undefined,
+    schedule.pauseOnFailure ? 'pauses on failure' : undefined,
+    schedule.paused ? 'PAUSED' : undefined,
+  ].filter((x) => x !== undefined);
+  return `${when.join('; ')} (${extras.join(', ')})`;
+}
+
+function describeStaging(staging: Staging): string {
+  return staging.mode === 'streaming'
+    ? 'none: streaming, containers stay stopped until the upload ends'
+    : `${staging.dir} (needs ${staging.minFreeMiB} MiB free before anything is stopped)`;
+}
+
+function describeRecipients(config: Config, def: BackupDefinition): string {
+  const own = def.recipients;
+  if (own) return `${own.length} recipient(s) for this definition: ${own.join(', ')}`;
+  const { recipients, recipientsFile } = config.encryption;
+  const sources = [
+    recipients.length > 0 ? `${recipients.length} recipient(s): ${recipients.join(', ')}` : undefined,
+    recipientsFile ? `recipients file ${recipientsFile} (read by the worker)` : undefined,
+  ].filter((x) => x !== undefined);
+  if (sources.length > 0) return sources.join(' + ');
+  return `WARNING: no recipients configured; backups will refuse to run until encryption.recipients, encryption.recipientsFile or env ${RECIPIENTS_ENV} is set on the worker`;
+}
+
+function describeWork(def: BackupDefinition): string[] {
+  if (def.type === 'postgresqldatabase') {
+    const pg = def.postgres;
+    const databases =
+      pg.databases === 'all' ? 'all databases, discovered at run time' : `databases ${list(pg.databases)}`;
+    return [
+      `  dumps:      ${databases}${pg.globals ? ' + globals (roles, tablespaces)' : ''}`,
+      `              with pg_dump --format=${pg.format} inside container ${def.containers[0] ?? '(none)'} as OS user ${pg.user}${pg.dbUser ? `, role ${pg.dbUser}` : ''}`,
+    ];
+  }
+  const restart = [...def.containers].reverse();
+  return [
+    `  stops:      ${def.containers.length === 0 ? '(nothing: no containers listed)' : def.containers.join(' -> ')}`,
+    `  reads:      volumes ${list(def.volumes)}`,
+    `  restarts:   ${restart.length === 0 ? '(nothing)' : `${restart.join(' -> ')} (only those that were running)`}`,
+    `  staging:    ${describeStaging(def.staging)}`,
+  ];
+}
+
+function shellWords(argv: readonly string[]): string {
+  return argv
+    .map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`))
+    .join(' ');
+}
+
+function describeHooks(def: BackupDefinition): string[] {
+  const hooks = [
+    ...def.hooks.preStop.map((h) => `before stop, in ${h.container}: ${shellWords(h.command)}`),
+    ...def.hooks.postStart.map((h) => `after start, in ${h.container}: ${shellWords(h.command)}`),
+  ];
+  return hooks.map((h) => `  hook:       ${h}`);
+}
+
+export function describeDefinition(config: Config, def: BackupDefinition): string {
+  const { bucket, prefix } = config.s3;
+  const key = [prefix, def.name, '<backup-id>'].filter((p) => p !== '').join('/');
+  const compression =
+    def.compression.algorithm === 'none'
+      ? 'none'
+      : `${def.compression.algorithm} level ${def.compression.level}`;
+  return [
+    `${def.name} (${def.type})`,
+    `  host:       ${def.host} (task queue ${def.taskQueue})`,
+    ...describeWork(def),
+    ...describeHooks(def),
+    `  uploads to: s3://${bucket}/${key}/`,
+    `  compress:   ${compression}`,
+    `  encrypt:    ${describeRecipients(config, def)}`,
+    `  schedule:   ${describeSchedule(def.schedule)}`,
+    `  retention:  ${describeRetention(def.retention)}`,
+  ].join('\n');
+}
+
+export function describePlan(config: Config): string {
+  const { temporal, s3 } = config;
+  const header = [
+    `Temporal ${temporal.address}, namespace ${temporal.namespace}, workflows on task queue ${temporal.taskQueue}`,
+    `S3 bucket ${s3.bucket} in ${s3.region}${s3.endpoint ? ` at ${s3.endpoint}` : ''}`,
+    `${config.backupDefinitions.length} backup definition(s):`,
+  ];
+  return [
+    ...header,
+    '',
+    config.backupDefinitions.map((d) => describeDefinition(config, d)).join('\n\n'),
+  ].join('\n');
+}

@@ -1,0 +1,130 @@
+import type { PathIssue } from './errors.ts';
+import { COMPRESSION_LEVELS } from './schema.ts';
+import { formatPath } from './yaml-location.ts';
+
+/**
+ * Rules that span fields. They run on the raw (interpolated) document even when the shape check
+ * failed, so one run reports every problem; each rule skips values of the wrong shape, which the
+ * schema already reports.
+ */
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** `field` names the key inside each item when the items are mappings (definition names). */
+function duplicates(
+  values: unknown[],
+  path: (string | number)[],
+  what: string,
+  into: PathIssue[],
+  field?: string,
+): void {
+  const first = new Map<string, number>();
+  values.forEach((value, i) => {
+    if (typeof value !== 'string') return;
+    const earlier = first.get(value);
+    if (earlier === undefined) first.set(value, i);
+    else {
+      into.push({
+        path: field === undefined ? [...path, i] : [...path, i, field],
+        message: `duplicate ${what} "${value}" (also ${formatPath([...path, earlier])})`,
+      });
+    }
+  });
+}
+
+function compressionLevel(
+  compression: unknown,
+  inheritedAlgorithm: unknown,
+  path: (string | number)[],
+  into: PathIssue[],
+): void {
+  if (!isObj(compression) || typeof compression.level !== 'number') return;
+  const algorithm = compression.algorithm ?? inheritedAlgorithm ?? 'zstd';
+  if (algorithm !== 'zstd' && algorithm !== 'gzip' && algorithm !== 'none') return;
+  const { min, max } = COMPRESSION_LEVELS[algorithm];
+  const level = compression.level;
+  if (algorithm === 'none') {
+    into.push({ path: [...path, 'level'], message: 'a level does not apply to algorithm "none"; remove it' });
+  } else if (level < min || level > max) {
+    into.push({
+      path: [...path, 'level'],
+      message: `level ${level} is out of range for ${algorithm} (${min}-${max})`,
+    });
+  }
+}
+
+function definitionRules(
+  def: Obj,
+  path: (string | number)[],
+  globalAlgorithm: unknown,
+  into: PathIssue[],
+): void {
+  const type = def.type === 'postgres' ? 'postgresqldatabase' : def.type;
+  const containers = list(def.containers);
+  const volumes = list(def.volumes);
+  if (type === 'standard') {
+    if (Array.isArray(def.volumes) || def.volumes === undefined) {
+      if (volumes.length === 0) {
+        into.push({ path: [...path, 'volumes'], message: 'a standard definition needs at least one volume' });
+      }
+    }
+    if (def.postgres !== undefined) {
+      into.push({
+        path: [...path, 'postgres'],
+        message: '"postgres" options only apply to type "postgresqldatabase"',
+        atKey: true,
+      });
+    }
+  }
+  if (type === 'postgresqldatabase') {
+    if ((def.containers === undefined || Array.isArray(def.containers)) && containers.length !== 1) {
+      into.push({
+        path: [...path, 'containers'],
+        message: `a postgresqldatabase definition needs exactly one container (the one running PostgreSQL), got ${containers.length}`,
+      });
+    }
+    if (volumes.length > 0) {
+      into.push({
+        path: [...path, 'volumes'],
+        message:
+          'a postgresqldatabase definition takes no volumes (pg_dump reads the database); back volumes up with a standard definition',
+      });
+    }
+  }
+  duplicates(containers, [...path, 'containers'], 'container', into);
+  duplicates(volumes, [...path, 'volumes'], 'volume', into);
+  if (isObj(def.hooks)) {
+    for (const phase of ['preStop', 'postStart']) {
+      list(def.hooks[phase]).forEach((hook, i) => {
+        if (!isObj(hook) || typeof hook.container !== 'string' || containers.includes(hook.container)) return;
+        into.push({
+          path: [...path, 'hooks', phase, i, 'container'],
+          message: `container "${hook.container}" is not in this definition's containers; hooks run only in containers the definition manages`,
+        });
+      });
+    }
+  }
+  compressionLevel(def.compression, globalAlgorithm, [...path, 'compression'], into);
+}
+
+export function crossFieldIssues(raw: unknown): PathIssue[] {
+  const issues: PathIssue[] = [];
+  if (!isObj(raw)) return issues;
+  compressionLevel(raw.compression, undefined, ['compression'], issues);
+  const globalAlgorithm = isObj(raw.compression) ? raw.compression.algorithm : undefined;
+  const definitions = list(raw.backupDefinitions);
+  duplicates(
+    definitions.map((d) => (isObj(d) ? d.name : undefined)),
+    ['backupDefinitions'],
+    'name',
+    issues,
+    'name',
+  );
+  definitions.forEach((def, i) => {
+    if (isObj(def)) definitionRules(def, ['backupDefinitions', i], globalAlgorithm, issues);
+  });
+  return issues;
+}

@@ -1,0 +1,309 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Transform } from 'node:stream';
+import type { Readable, TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type Docker from 'dockerode';
+import { containersUsingVolume } from './containers.ts';
+import { BoundedTail, lastLines } from './demux.ts';
+import {
+  ArchiveError,
+  DockerAdapterError,
+  mapDockerError,
+  statusCodeOf,
+  VolumeNotFoundError,
+} from './errors.ts';
+import { inspectVolume, isMountpointReadable } from './volumes.ts';
+
+export type ArchiveMethod = 'host' | 'docker';
+
+export interface ArchiveOptions {
+  method: ArchiveMethod;
+  signal?: AbortSignal;
+  /** Image of the temporary container of the 'docker' method (only created, never started). */
+  helperImage?: string;
+}
+
+export interface VolumeArchive {
+  /** A POSIX (pax) tar stream; entries are `./`, `./dir/`, `./dir/file`. Errors instead of ending if the producer failed. */
+  stream: Readable;
+  /** Resolves once the producer finished successfully; rejects (ArchiveError) if the archive is incomplete. */
+  done: Promise<void>;
+}
+
+/** Flags of the 'host' method: pax keeps long unicode names and sub-second mtimes, --sparse keeps holes small. */
+export const HOST_TAR_ARGS = [
+  '--create',
+  '--file=-',
+  '--numeric-owner',
+  '--sparse',
+  '--xattrs',
+  '--acls',
+  '--one-file-system',
+  '--format=posix',
+  // Byte order of names, as the engine's archive: same entry order for both methods, reproducible archives.
+  '--sort=name',
+];
+
+/** Where the 'docker' method mounts the volume in its helper container. */
+const HELPER_MOUNT = '/dockvault-volume';
+const STDERR_TAIL_BYTES = 16 * 1024;
+
+export async function chooseArchiveMethod(docker: Docker, volume: string): Promise<ArchiveMethod> {
+  const info = await inspectVolume(docker, volume);
+  return (await isMountpointReadable(info)) ? 'host' : 'docker';
+}
+
+/**
+ * Passes the producer's bytes through, and only ends once the producer reported success: a consumer
+ * piping `stream` somewhere gets an error, never a clean end, when the archive is truncated.
+ */
+function gatedStream(done: Promise<void>, onEarlyClose: () => void): Transform {
+  let finished = false;
+  const gate = new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      callback(null, chunk);
+    },
+    flush(callback: TransformCallback) {
+      done.then(
+        () => {
+          finished = true;
+          callback();
+        },
+        (err: unknown) => callback(err as Error),
+      );
+    },
+  });
+  gate.on('close', () => {
+    if (!finished) onEarlyClose();
+  });
+  return gate;
+}
+
+function abortError(volume: string, signal: AbortSignal): ArchiveError {
+  return new ArchiveError(volume, `archive of volume '${volume}' aborted`, true, { cause: signal.reason });
+}
+
+async function archiveOnHost(docker: Docker, volume: string, signal?: AbortSignal): Promise<VolumeArchive> {
+  const info = await inspectVolume(docker, volume);
+  signal?.throwIfAborted();
+  const child = spawn('tar', [...HOST_TAR_ARGS, `--directory=${info.mountpoint}`, '.'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C.UTF-8' },
+  });
+  const stderr = new BoundedTail(STDERR_TAIL_BYTES);
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  let killedBecause: Error | undefined;
+  const kill = (reason: Error) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      killedBecause ??= reason;
+      child.kill('SIGKILL');
+    }
+  };
+  const onAbort = () => signal && kill(abortError(volume, signal));
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  const done = new Promise<void>((resolve, reject) => {
+    child.once('error', (err) =>
+      reject(
+        new ArchiveError(volume, `cannot run tar for volume '${volume}': ${err.message}`, false, {
+          cause: err,
+        }),
+      ),
+    );
+    child.once('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (killedBecause) return reject(killedBecause);
+      if (code === 0) return resolve();
+      // GNU tar exits 1 when a file changed while it was read: not a consistent archive either.
+      const how = code === null ? `was killed by ${sig}` : `exited with status ${code}`;
+      reject(
+        new ArchiveError(
+          volume,
+          `tar of volume '${volume}' (${info.mountpoint}) ${how}: ${lastLines(stderr.toString(), 20) || '(no stderr)'}`,
+        ),
+      );
+    });
+  });
+  done.catch(() => undefined); // observed through the stream or by the caller
+  const stream = gatedStream(done, () =>
+    kill(new ArchiveError(volume, `archive stream of volume '${volume}' closed early`)),
+  );
+  child.stdout.on('error', (err) => stream.destroy(err));
+  child.stdout.pipe(stream);
+  done.catch((err: unknown) => stream.destroy(err as Error));
+  return { stream, done };
+}
+
+async function createHelper(docker: Docker, volume: string, helperImage?: string): Promise<Docker.Container> {
+  const candidates: string[] = [];
+  if (helperImage) candidates.push(helperImage);
+  else {
+    for (const c of await containersUsingVolume(docker, volume)) candidates.push(c.image);
+    if (process.env.DOCKVAULT_BUSYBOX_IMAGE) candidates.push(process.env.DOCKVAULT_BUSYBOX_IMAGE);
+  }
+  const tried: string[] = [];
+  for (const image of [...new Set(candidates)]) {
+    try {
+      return await docker.createContainer({
+        name: `dockvault-archive-${randomBytes(6).toString('hex')}`,
+        Image: image,
+        // Never started: any command will do, the image need not contain one.
+        Cmd: ['/dockvault-never-started'],
+        Labels: { 'dockvault.helper': 'archive', 'dockvault.volume': volume },
+        NetworkDisabled: true,
+        HostConfig: {
+          NetworkMode: 'none',
+          // NoCopy: an empty volume must not be filled with the image's files at the mount path.
+          Mounts: [
+            {
+              Type: 'volume',
+              Source: volume,
+              Target: HELPER_MOUNT,
+              ReadOnly: true,
+              VolumeOptions: { NoCopy: true } as Docker.MountSettings['VolumeOptions'],
+            },
+          ],
+        },
+      });
+    } catch (err) {
+      // The volume was inspected just before, so a 404 here means the image is not present locally.
+      if (statusCodeOf(err) === 404) {
+        tried.push(image);
+        continue;
+      }
+      throw mapDockerError(err, `creating the archive helper container for volume '${volume}'`);
+    }
+  }
+  throw new ArchiveError(
+    volume,
+    `no helper image available locally to archive volume '${volume}' (tried: ${tried.join(', ') || 'none'}); pass helperImage or set DOCKVAULT_BUSYBOX_IMAGE`,
+    false,
+  );
+}
+
+async function archiveThroughDocker(
+  docker: Docker,
+  volume: string,
+  signal: AbortSignal | undefined,
+  helperImage: string | undefined,
+): Promise<VolumeArchive> {
+  await inspectVolume(docker, volume);
+  signal?.throwIfAborted();
+  const helper = await createHelper(docker, volume, helperImage);
+  const removeHelper = () => helper.remove({ force: true, v: false }).catch(() => undefined);
+  let response: NodeJS.ReadableStream & Readable;
+  try {
+    // "<mount>/." makes the engine name entries "./", "./dir/file" (hard link targets too), as GNU tar does.
+    response = (await helper.getArchive({ path: `${HELPER_MOUNT}/.` })) as NodeJS.ReadableStream & Readable;
+  } catch (err) {
+    await removeHelper();
+    throw mapDockerError(
+      err,
+      `reading the archive of volume '${volume}'`,
+      () => new VolumeNotFoundError(volume),
+    );
+  }
+  let failure: Error | undefined;
+  const fail = (err: Error) => {
+    failure ??= err;
+    response.destroy(failure);
+  };
+  const onAbort = () => signal && fail(abortError(volume, signal));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const done = new Promise<void>((resolve, reject) => {
+    let ended = false;
+    response.once('end', () => (ended = true));
+    response.once('error', (err) => fail(err));
+    response.once('close', () => {
+      signal?.removeEventListener('abort', onAbort);
+      void removeHelper().then(() => {
+        if (failure) {
+          reject(
+            failure instanceof DockerAdapterError
+              ? failure
+              : new ArchiveError(
+                  volume,
+                  `archive stream of volume '${volume}' failed: ${failure.message}`,
+                  true,
+                  {
+                    cause: failure,
+                  },
+                ),
+          );
+        } else if (!ended) {
+          reject(new ArchiveError(volume, `archive stream of volume '${volume}' ended prematurely`));
+        } else resolve();
+      });
+    });
+  });
+  done.catch(() => undefined);
+  const stream = gatedStream(done, () =>
+    fail(new ArchiveError(volume, `archive stream of volume '${volume}' closed early`)),
+  );
+  response.pipe(stream);
+  done.catch((err: unknown) => stream.destroy(err as Error));
+  return { stream, done };
+}
+
+/**
+ * A tar stream of a volume's contents, entries relative to the volume root (`./`, `./dir/file`), the
+ * same names with either method. `done` rejects with an ArchiveError when the producer failed, and the
+ * stream then errors instead of ending, so a truncated archive is never mistaken for a complete one.
+ */
+export async function archiveVolume(
+  docker: Docker,
+  volume: string,
+  opts: ArchiveOptions,
+): Promise<VolumeArchive> {
+  if (opts.method === 'host') return archiveOnHost(docker, volume, opts.signal);
+  return archiveThroughDocker(docker, volume, opts.signal, opts.helperImage);
+}
+
+export interface ArchiveToFileOptions extends ArchiveOptions {
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * Writes a volume's archive to a staging file: created fresh with mode 0600 (a previous attempt's file
+ * is replaced), fsynced with its directory. On any failure the partial file is deleted.
+ */
+export async function archiveVolumeToFile(
+  docker: Docker,
+  volume: string,
+  path: string,
+  opts: ArchiveToFileOptions,
+): Promise<{ bytes: number; method: ArchiveMethod }> {
+  await rm(path, { force: true });
+  const handle = await open(path, 'wx', 0o600);
+  let bytes = 0;
+  try {
+    const archive = await archiveVolume(docker, volume, opts);
+    const count = new Transform({
+      transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+        bytes += chunk.length;
+        opts.onProgress?.(bytes);
+        callback(null, chunk);
+      },
+    });
+    const out = createWriteStream('', { fd: handle, autoClose: false, highWaterMark: 1024 * 1024 });
+    await pipeline(archive.stream, count, out, opts.signal ? { signal: opts.signal } : {});
+    await archive.done;
+    await handle.sync();
+    await handle.close();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await rm(path, { force: true });
+    throw err;
+  }
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+  return { bytes, method: opts.method };
+}

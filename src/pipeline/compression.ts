@@ -1,0 +1,45 @@
+import { availableParallelism } from 'node:os';
+import { PassThrough, type Transform } from 'node:stream';
+import zlib from 'node:zlib';
+
+export type CompressionAlgorithm = 'zstd' | 'gzip' | 'none';
+export interface Compression {
+  algorithm: CompressionAlgorithm;
+  level?: number | undefined;
+}
+
+/** File-name suffix of each algorithm, so objects and staged files say what they hold. */
+export const compressionSuffix: Record<CompressionAlgorithm, string> = {
+  zstd: '.zst',
+  gzip: '.gz',
+  none: '',
+};
+
+export function createCompressor({ algorithm, level }: Compression): Transform {
+  switch (algorithm) {
+    case 'zstd':
+      return zlib.createZstdCompress({
+        params: {
+          [zlib.constants.ZSTD_c_compressionLevel]: level ?? 3,
+          // zstd's own worker threads: a single stream otherwise compresses on one core.
+          [zlib.constants.ZSTD_c_nbWorkers]: Math.min(availableParallelism(), 4),
+          [zlib.constants.ZSTD_c_checksumFlag]: 1,
+        },
+      });
+    case 'gzip':
+      return zlib.createGzip({ level: level ?? 6 });
+    case 'none':
+      return new PassThrough();
+  }
+}
+
+export function createDecompressor(algorithm: CompressionAlgorithm): Transform {
+  switch (algorithm) {
+    case 'zstd':
+      return zlib.createZstdDecompress();
+    case 'gzip':
+      return zlib.createGunzip();
+    case 'none':
+      return new PassThrough();
+  }
+}

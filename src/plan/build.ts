@@ -1,0 +1,54 @@
+import type { BackupDefinition, Config } from '../config/index.ts';
+import type { BackupPlan } from './types.ts';
+
+/**
+ * From a loaded config to what one workflow run is asked to do. The S3 endpoint falls back to
+ * DOCKVAULT_S3_ENDPOINT (path-style), which is how the local stack and tests point at their server.
+ */
+export function buildPlan(
+  config: Config,
+  def: BackupDefinition,
+  env: NodeJS.ProcessEnv = process.env,
+): BackupPlan {
+  const endpointFromEnv = config.s3.endpoint === undefined ? env.DOCKVAULT_S3_ENDPOINT : undefined;
+  const target = {
+    ...config.s3,
+    endpoint: config.s3.endpoint ?? endpointFromEnv,
+    forcePathStyle: config.s3.forcePathStyle || endpointFromEnv !== undefined,
+  };
+  const base = {
+    definition: def.name,
+    host: def.host,
+    activityTaskQueue: def.taskQueue,
+    target,
+    encryption: {
+      recipients: def.recipients ?? config.encryption.recipients,
+      recipientsFile: def.recipients ? undefined : config.encryption.recipientsFile,
+    },
+    compression: def.compression,
+    hooks: def.hooks,
+  };
+  if (def.type === 'standard') {
+    return {
+      ...base,
+      type: 'standard',
+      containers: def.containers,
+      volumes: def.volumes,
+      stopTimeoutSeconds: def.stopTimeoutSeconds,
+      staging: def.staging,
+    };
+  }
+  const pg = def.postgres;
+  return {
+    ...base,
+    type: 'postgresqldatabase',
+    container: def.containers[0] ?? '',
+    databases: pg.databases,
+    globals: pg.globals,
+    osUser: pg.user,
+    dbUser: pg.dbUser,
+    passwordFile: pg.passwordFile,
+    format: pg.format,
+    extraArgs: pg.extraArgs,
+  };
+}

@@ -1,0 +1,436 @@
+// BackupStore on S3-compatible storage. Uploads stream through lib-storage's multipart Upload (bounded
+// memory: about partSize x queueSize) and never leave a multipart upload behind when they fail.
+import { randomUUID } from 'node:crypto';
+import { Transform, pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { pipeline as pipelineAsync } from 'node:stream/promises';
+import { text } from 'node:stream/consumers';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { createS3Client, PREFLIGHT_TUNING } from './s3-client.ts';
+import { errorName, toStorageError } from './s3-errors.ts';
+import { CorruptObjectError, DeleteObjectsError, ObjectNotFoundError, StorageError } from './store.ts';
+import type { BackupStore, ObjectInfo, PutOptions, S3Target, UnfinishedUpload } from './store.ts';
+
+const MiB = 1024 * 1024;
+const DELETE_BATCH = 1000;
+/** JSON documents (manifests) are small; refuse to buffer anything bigger. */
+const MAX_JSON_BYTES = 16 * MiB;
+
+function normalizePrefix(prefix: string): string {
+  const trimmed = prefix.replace(/^\/+|\/+$/g, '');
+  return trimmed === '' ? '' : `${trimmed}/`;
+}
+
+function checkKey(key: string): string {
+  if (key === '' || key.startsWith('/')) throw new TypeError(`invalid storage key ${JSON.stringify(key)}`);
+  return key;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+export class S3Store implements BackupStore {
+  readonly location: string;
+  readonly #target: S3Target;
+  readonly #root: string;
+  readonly #client: S3Client;
+  readonly #preflight: S3Client;
+
+  constructor(target: S3Target) {
+    if (!Number.isInteger(target.partSizeMiB) || target.partSizeMiB < 5) {
+      throw new TypeError(
+        `partSizeMiB must be an integer >= 5 (S3 minimum part size), got ${target.partSizeMiB}`,
+      );
+    }
+    if (!Number.isInteger(target.queueSize) || target.queueSize < 1) {
+      throw new TypeError(`queueSize must be an integer >= 1, got ${target.queueSize}`);
+    }
+    this.#target = target;
+    this.#root = normalizePrefix(target.prefix);
+    this.location = `s3://${target.bucket}${this.#root ? `/${this.#root.slice(0, -1)}` : ''}`;
+    this.#client = createS3Client(target);
+    this.#preflight = createS3Client(target, PREFLIGHT_TUNING);
+  }
+
+  /** Closes the clients' sockets; the store is unusable afterwards. */
+  destroy(): void {
+    this.#client.destroy();
+    this.#preflight.destroy();
+  }
+
+  #full(key: string): string {
+    return this.#root + checkKey(key);
+  }
+
+  #relative(fullKey: string): string {
+    return fullKey.startsWith(this.#root) ? fullKey.slice(this.#root.length) : fullKey;
+  }
+
+  #lockParams(): Pick<PutObjectCommandInput, 'ObjectLockMode' | 'ObjectLockRetainUntilDate'> {
+    const lock = this.#target.objectLock;
+    if (!lock) return {};
+    return {
+      ObjectLockMode: lock.mode,
+      ObjectLockRetainUntilDate: new Date(Date.now() + lock.days * 86_400_000),
+    };
+  }
+
+  #error(err: unknown, what: string, key?: string): Error {
+    return toStorageError(err, { location: this.location, what, ...(key === undefined ? {} : { key }) });
+  }
+
+  async put(key: string, body: Readable, opts: PutOptions = {}): Promise<{ key: string; size: number }> {
+    const fullKey = this.#full(key);
+    const { signal } = opts;
+    if (signal?.aborted) {
+      body.destroy();
+      throw abortReason(signal);
+    }
+    let size = 0;
+    let sourceError: unknown;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        size += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    // The abort signal and source errors both end up destroying `counted`, which makes lib-storage's
+    // reader throw; lib-storage then waits for its in-flight parts and aborts the multipart upload
+    // before done() rejects (unlike its own abortController, which rejects before cleaning up).
+    // Recorded synchronously (before the pipeline reacts), so the source's own error is what put rejects
+    // with even when lib-storage fails before the pipeline has settled.
+    body.once('error', (err) => {
+      sourceError ??= err;
+    });
+    pipelineAsync(body, counted, signal ? { signal } : {}).catch(() => {
+      // Reported through sourceError / the signal / lib-storage's own rejection.
+    });
+    const upload = new Upload({
+      client: this.#client,
+      partSize: this.#target.partSizeMiB * MiB,
+      queueSize: this.#target.queueSize,
+      leavePartsOnError: false,
+      params: {
+        Bucket: this.#target.bucket,
+        Key: fullKey,
+        Body: counted,
+        ContentType: opts.contentType ?? 'application/octet-stream',
+        ...this.#lockParams(),
+      },
+    });
+    if (opts.onProgress) {
+      const onProgress = opts.onProgress;
+      upload.on('httpUploadProgress', (p) => {
+        if (p.loaded !== undefined) onProgress(p.loaded);
+      });
+    }
+    try {
+      await upload.done();
+    } catch (err) {
+      counted.destroy();
+      body.destroy();
+      await this.#abortQuietly(fullKey, upload.uploadId);
+      if (signal?.aborted) throw abortReason(signal);
+      sourceError ??= body.errored ?? undefined;
+      if (sourceError instanceof Error) throw sourceError;
+      throw this.#error(err, `upload of ${key}`, key);
+    }
+    return { key, size };
+  }
+
+  /** lib-storage already aborts on failure; this covers a failed abort request (S3 hiccup) once more. */
+  async #abortQuietly(fullKey: string, uploadId: string | undefined): Promise<void> {
+    if (!uploadId) return;
+    try {
+      await this.#client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.#target.bucket, Key: fullKey, UploadId: uploadId }),
+      );
+    } catch {
+      // NoSuchUpload: already aborted. Anything else: abortUnfinishedUploads (prune) sweeps it later.
+    }
+  }
+
+  async get(key: string, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
+    try {
+      const res = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#target.bucket, Key: this.#full(key) }),
+        opts.signal ? { abortSignal: opts.signal } : {},
+      );
+      if (!res.Body)
+        throw new StorageError(`get ${key} at ${this.location}: response has no body`, this.#ctx(key));
+      return res.Body as Readable;
+    } catch (err) {
+      if (opts.signal?.aborted) throw abortReason(opts.signal);
+      throw this.#error(err, `get ${key}`, key);
+    }
+  }
+
+  #ctx(key: string): { location: string; key: string } {
+    return { location: this.location, key };
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const res = await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.#target.bucket, Key: this.#full(key) }),
+      );
+      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
+    } catch (err) {
+      const mapped = this.#error(err, `head ${key}`, key);
+      if (mapped instanceof ObjectNotFoundError) return undefined;
+      throw mapped;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      let res;
+      try {
+        res = await this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.#target.bucket,
+            Prefix: this.#root + prefix,
+            ContinuationToken: token,
+          }),
+        );
+      } catch (err) {
+        throw this.#error(err, `list ${prefix || '/'}`);
+      }
+      for (const obj of res.Contents ?? []) {
+        if (obj.Key === undefined) continue;
+        yield {
+          key: this.#relative(obj.Key),
+          size: obj.Size ?? 0,
+          lastModified: obj.LastModified ?? new Date(0),
+        };
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async listPrefixes(prefix: string): Promise<string[]> {
+    const dir = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      let res;
+      try {
+        res = await this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.#target.bucket,
+            Prefix: this.#root + dir,
+            Delimiter: '/',
+            ContinuationToken: token,
+          }),
+        );
+      } catch (err) {
+        throw this.#error(err, `list ${dir || '/'}`);
+      }
+      for (const p of res.CommonPrefixes ?? []) {
+        if (p.Prefix !== undefined) out.push(this.#relative(p.Prefix));
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort();
+  }
+
+  async deleteMany(keys: string[]): Promise<void> {
+    const unique = [...new Set(keys.map(checkKey))];
+    const failures: { key: string; code: string; message: string }[] = [];
+    for (let i = 0; i < unique.length; i += DELETE_BATCH) {
+      const batch = unique.slice(i, i + DELETE_BATCH);
+      let res;
+      try {
+        res = await this.#client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.#target.bucket,
+            Delete: { Objects: batch.map((k) => ({ Key: this.#full(k) })), Quiet: true },
+          }),
+        );
+      } catch (err) {
+        throw this.#error(err, `delete ${batch.length} object(s) (${batch[0]} ...)`);
+      }
+      for (const e of res.Errors ?? []) {
+        if (e.Code === 'NoSuchKey') continue;
+        failures.push({
+          key: e.Key === undefined ? '?' : this.#relative(e.Key),
+          code: e.Code ?? 'Unknown',
+          message: e.Message ?? '',
+        });
+      }
+    }
+    if (failures.length > 0) {
+      const shown = failures
+        .slice(0, 5)
+        .map((f) => `${f.key}: ${f.code} ${f.message}`.trim())
+        .join('; ');
+      const more = failures.length > 5 ? ` (and ${failures.length - 5} more)` : '';
+      throw new DeleteObjectsError(
+        `could not delete ${failures.length} of ${unique.length} object(s) at ${this.location}: ${shown}${more}`,
+        { location: this.location, key: failures[0]?.key, failures },
+      );
+    }
+  }
+
+  async putJson(key: string, value: unknown): Promise<void> {
+    const body = `${JSON.stringify(value, null, 2)}\n`;
+    try {
+      await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.#target.bucket,
+          Key: this.#full(key),
+          Body: body,
+          ContentType: 'application/json',
+          ...this.#lockParams(),
+        }),
+      );
+    } catch (err) {
+      throw this.#error(err, `put ${key}`, key);
+    }
+  }
+
+  async getJson(key: string): Promise<unknown> {
+    const stream = await this.get(key);
+    let raw: string;
+    try {
+      raw = await text(limitBytes(stream, MAX_JSON_BYTES, this.location, key));
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw this.#error(err, `get ${key}`, key);
+    }
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch (err) {
+      throw new CorruptObjectError(
+        `${key} at ${this.location} is not valid JSON: ${(err as Error).message}`,
+        {
+          ...this.#ctx(key),
+          cause: err,
+        },
+      );
+    }
+  }
+
+  async listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]> {
+    const out: UnfinishedUpload[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      let res;
+      try {
+        res = await this.#client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.#target.bucket,
+            Prefix: this.#root + prefix,
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
+      } catch (err) {
+        throw this.#error(err, `list unfinished uploads under ${prefix || '/'}`);
+      }
+      for (const u of res.Uploads ?? []) {
+        if (u.Key === undefined || u.UploadId === undefined) continue;
+        out.push({
+          key: this.#relative(u.Key),
+          uploadId: u.UploadId,
+          ...(u.Initiated ? { initiated: u.Initiated } : {}),
+        });
+      }
+      if (!res.IsTruncated || (!res.NextKeyMarker && !res.NextUploadIdMarker)) break;
+      keyMarker = res.NextKeyMarker;
+      uploadIdMarker = res.NextUploadIdMarker;
+    }
+    return out;
+  }
+
+  async abortUnfinishedUploads(prefix: string, opts: { olderThan?: Date } = {}): Promise<number> {
+    const { olderThan } = opts;
+    let aborted = 0;
+    for (const u of await this.listUnfinishedUploads(prefix)) {
+      // Without an initiation time we cannot tell a stale upload from a running one: leave it.
+      if (olderThan && !(u.initiated && u.initiated < olderThan)) continue;
+      try {
+        await this.#client.send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.#target.bucket,
+            Key: this.#full(u.key),
+            UploadId: u.uploadId,
+          }),
+        );
+        aborted++;
+      } catch (err) {
+        if (errorName(err) === 'NoSuchUpload') continue;
+        throw this.#error(err, `abort upload ${u.uploadId} of ${u.key}`, u.key);
+      }
+    }
+    return aborted;
+  }
+
+  async checkWritable(): Promise<void> {
+    // A top-level object, not a "directory", so listings of definitions never see it. Never locked.
+    const key = `.dockvault-probe-${randomUUID()}`;
+    const fullKey = this.#root + key;
+    const payload = `dockvault write probe ${new Date().toISOString()}\n`;
+    const bucket = this.#target.bucket;
+    let step = 'put';
+    try {
+      await this.#preflight.send(new PutObjectCommand({ Bucket: bucket, Key: fullKey, Body: payload }));
+      step = 'get';
+      const res = await this.#preflight.send(new GetObjectCommand({ Bucket: bucket, Key: fullKey }));
+      const back = await res.Body?.transformToString();
+      step = 'delete';
+      await this.#preflight.send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey }));
+      if (back !== payload) {
+        throw new StorageError(
+          `cannot use ${this.location}: the probe object ${key} read back different bytes`,
+          {
+            ...this.#ctx(key),
+          },
+        );
+      }
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw this.#error(err, `preflight ${step} of probe object ${key}`, key);
+    }
+  }
+}
+
+/** Passes at most `max` bytes through; more is a CorruptObjectError (a manifest is never that big). */
+function limitBytes(source: Readable, max: number, location: string, key: string): Readable {
+  let seen = 0;
+  const limiter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > max) {
+        callback(
+          new CorruptObjectError(`${key} at ${location} is larger than ${max} bytes: not a JSON document`, {
+            location,
+            key,
+          }),
+        );
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+  pipeline(source, limiter, () => {});
+  return limiter;
+}
+
+export function createS3Store(target: S3Target): S3Store {
+  return new S3Store(target);
+}

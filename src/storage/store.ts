@@ -1,0 +1,131 @@
+// The storage backend seen by the rest of dockvault: a small interface plus the typed errors every
+// backend reports, so activities can decide retry vs. fail without knowing about S3.
+import type { Readable } from 'node:stream';
+
+export interface S3Target {
+  bucket: string;
+  prefix: string;
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+  partSizeMiB: number;
+  queueSize: number;
+  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+export interface PutOptions {
+  onProgress?: (bytesSent: number) => void;
+  signal?: AbortSignal;
+  contentType?: string;
+}
+
+export interface UnfinishedUpload {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+/** Keys are relative to the target's prefix; the store prepends it and strips it from what it returns. */
+export interface BackupStore {
+  /** e.g. "s3://dockvault/backups", for messages. */
+  readonly location: string;
+  put(key: string, body: Readable, opts?: PutOptions): Promise<{ key: string; size: number }>;
+  get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Common prefixes one level below `prefix` (relative, ending in "/"). */
+  listPrefixes(prefix: string): Promise<string[]>;
+  deleteMany(keys: string[]): Promise<void>;
+  putJson(key: string, value: unknown): Promise<void>;
+  getJson(key: string): Promise<unknown>;
+  listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]>;
+  abortUnfinishedUploads(prefix: string, opts?: { olderThan?: Date }): Promise<number>;
+  checkWritable(): Promise<void>;
+}
+
+interface StorageErrorOptions {
+  location: string;
+  key?: string;
+  cause?: unknown;
+  retryable?: boolean;
+}
+
+/**
+ * Base of every storage failure. `name` is the class name, so Temporal's failure type (and
+ * `nonRetryableErrorTypes`) can match it; messages carry the location and key, never credentials.
+ */
+export class StorageError extends Error {
+  readonly code: string = 'STORAGE_ERROR';
+  readonly retryable: boolean;
+  readonly location: string;
+  readonly key: string | undefined;
+
+  constructor(message: string, opts: StorageErrorOptions) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.location = opts.location;
+    this.key = opts.key;
+    this.retryable = opts.retryable ?? false;
+  }
+}
+
+export class ObjectNotFoundError extends StorageError {
+  override readonly code = 'OBJECT_NOT_FOUND';
+  constructor(message: string, opts: StorageErrorOptions) {
+    super(message, { ...opts, retryable: false });
+  }
+}
+
+export class BucketNotFoundError extends StorageError {
+  override readonly code = 'BUCKET_NOT_FOUND';
+  constructor(message: string, opts: StorageErrorOptions) {
+    super(message, { ...opts, retryable: false });
+  }
+}
+
+/** Connection refused, DNS failure, timeout: worth retrying later. */
+export class StorageUnreachableError extends StorageError {
+  override readonly code = 'STORAGE_UNREACHABLE';
+  constructor(message: string, opts: StorageErrorOptions) {
+    super(message, { ...opts, retryable: true });
+  }
+}
+
+/** 403, unknown access key, bad signature: retrying will not help. */
+export class StorageAccessError extends StorageError {
+  override readonly code = 'STORAGE_ACCESS_DENIED';
+  constructor(message: string, opts: StorageErrorOptions) {
+    super(message, { ...opts, retryable: false });
+  }
+}
+
+/** An object that exists but cannot be used as what it should be (e.g. not JSON). */
+export class CorruptObjectError extends StorageError {
+  override readonly code: string = 'CORRUPT_OBJECT';
+  constructor(message: string, opts: StorageErrorOptions) {
+    super(message, { ...opts, retryable: false });
+  }
+}
+
+export class CorruptManifestError extends CorruptObjectError {
+  override readonly code = 'CORRUPT_MANIFEST';
+}
+
+/** DeleteObjects answered with per-key errors (e.g. AccessDenied for objects under retention). */
+export class DeleteObjectsError extends StorageError {
+  override readonly code = 'DELETE_FAILED';
+  readonly failures: { key: string; code: string; message: string }[];
+  constructor(message: string, opts: StorageErrorOptions & { failures: DeleteObjectsError['failures'] }) {
+    super(message, {
+      ...opts,
+      retryable: opts.failures.every((f) => f.code !== 'AccessDenied'),
+    });
+    this.failures = opts.failures;
+  }
+}

@@ -1,0 +1,2 @@
+// Every workflow the worker runs; the bundle entry point for Temporal's workflow sandbox.
+export { standardBackupWorkflow } from './standard-backup.ts';

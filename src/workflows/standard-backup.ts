@@ -1,0 +1,113 @@
+import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import type { BackupResult, StandardBackupPlan, StoredObject } from '../plan/types.ts';
+import { backupIdFor, containerActivities, dataActivities, storageActivities } from './activity-proxies.ts';
+import { trackProgress } from './progress.ts';
+
+/**
+ * A standard backup: preflight, stop the running containers, archive their volumes, ALWAYS restart
+ * what was stopped, then compress, encrypt and upload, and write the manifest last. A failed or
+ * cancelled run restarts the containers and leaves no manifest and no half-written objects.
+ */
+export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<BackupResult> {
+  const { workflowId, runId } = workflowInfo();
+  const backupId = backupIdFor(workflowInfo());
+  const progress = trackProgress(plan.definition, backupId);
+  const docker = containerActivities(plan.activityTaskQueue, plan.stopTimeoutSeconds);
+  const data = dataActivities(plan.activityTaskQueue);
+  const storage = storageActivities(plan.activityTaskQueue);
+  const startedAt = new Date().toISOString();
+  const objects: StoredObject[] = [];
+  const hookWarnings: string[] = [];
+  const stopped: string[] = [];
+  let downtimeMs = 0;
+
+  try {
+    progress.phase('preflight');
+    const state = await docker.inspectBackupSources({ containers: plan.containers, volumes: plan.volumes });
+    const recipients = await storage.checkTarget({ target: plan.target, encryption: plan.encryption });
+    if (plan.staging.mode === 'staged') {
+      await data.prepareStaging({ staging: plan.staging, backupId, bytesNeeded: state.volumeBytes });
+    }
+
+    progress.phase('pre-stop hooks');
+    await docker.runHooks(plan.hooks.preStop, 'preStop');
+
+    try {
+      progress.phase('stopping containers');
+      for (const container of state.running) {
+        // Recorded before the stop is asked for: if the stop half-happens, the restart still covers it.
+        stopped.push(container);
+        await docker.stopContainer({ container, timeoutSeconds: plan.stopTimeoutSeconds, workflowId, runId });
+      }
+      progress.downtimeStarted();
+      if (plan.staging.mode === 'staged') {
+        progress.phase('archiving volumes to staging');
+        for (const volume of plan.volumes) {
+          await data.archiveVolumeToStaging({ volume, stagingDir: plan.staging.dir, backupId });
+        }
+        await docker.checkStillStopped(stopped);
+      } else {
+        progress.phase('streaming volumes to storage');
+        for (const volume of plan.volumes) {
+          objects.push(await data.streamVolumeToStorage({ plan, recipients, backupId, volume }));
+        }
+        await docker.checkStillStopped(stopped);
+      }
+    } finally {
+      // Compensation that a cancellation must not skip: restart, in reverse stop order.
+      await CancellationScope.nonCancellable(async () => {
+        if (stopped.length > 0) {
+          progress.phase('restarting containers');
+          const restart = await docker.startContainers({ containers: [...stopped].reverse(), workflowId });
+          downtimeMs = restart.downtimeMs;
+          progress.downtimeEnded(downtimeMs);
+        }
+      });
+    }
+
+    progress.phase('post-start hooks');
+    hookWarnings.push(...(await docker.runHooks(plan.hooks.postStart, 'postStart')));
+
+    if (plan.staging.mode === 'staged') {
+      progress.phase('compressing, encrypting and uploading');
+      for (const volume of plan.volumes) {
+        objects.push(
+          await data.uploadStagedVolume({ plan, recipients, backupId, volume, stagingDir: plan.staging.dir }),
+        );
+      }
+    }
+
+    progress.phase('writing manifest');
+    const manifest = await storage.writeManifest({
+      plan,
+      backupId,
+      workflowId,
+      runId,
+      startedAt,
+      downtimeMs,
+      recipients,
+      stopped,
+      notRunning: state.notRunning,
+      objects,
+    });
+    progress.phase('done');
+    return {
+      definition: plan.definition,
+      backupId,
+      downtimeMs,
+      objects: objects.length,
+      plaintextBytes: manifest.plaintextBytes,
+      storedBytes: manifest.storedBytes,
+      hookWarnings,
+    };
+  } catch (err) {
+    progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
+    await CancellationScope.nonCancellable(() => storage.discardIncompleteBackup({ plan, backupId }));
+    throw err;
+  } finally {
+    const staging = plan.staging;
+    if (staging.mode === 'staged') {
+      await CancellationScope.nonCancellable(() => data.removeStaging({ stagingDir: staging.dir, backupId }));
+    }
+  }
+}
