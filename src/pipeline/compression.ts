@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 
@@ -21,8 +20,8 @@ export function createCompressor({ algorithm, level }: Compression): Transform {
       return zlib.createZstdCompress({
         params: {
           [zlib.constants.ZSTD_c_compressionLevel]: level ?? 3,
-          // zstd's own worker threads: a single stream otherwise compresses on one core.
-          [zlib.constants.ZSTD_c_nbWorkers]: Math.min(availableParallelism(), 4),
+          // No ZSTD_c_nbWorkers: Node 24's zstd stream with worker threads can emit output after its
+          // end (ERR_STREAM_PUSH_AFTER_EOF) under backpressure; a backup must never risk a bad stream.
           [zlib.constants.ZSTD_c_checksumFlag]: 1,
         },
       });
