@@ -44,7 +44,7 @@ export function dataActivities(taskQueue: string) {
     retry: {
       initialInterval: '5 seconds',
       backoffCoefficient: 2,
-      maximumAttempts: 4,
+      maximumAttempts: 5,
       nonRetryableErrorTypes: notRetryable,
     },
   });
