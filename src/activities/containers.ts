@@ -8,6 +8,9 @@ import type { StoppedRecord } from '../docker/stopped-record.ts';
 import type { HookPlan } from '../plan/types.ts';
 import { PreflightError, mapFailures } from './failure.ts';
 
+/** How long a restarted container must stay up to count as restarted. */
+const SETTLE_MS = 1500;
+
 export interface ContainerActivityDeps {
   docker: Docker;
   stopped: StoppedRecord;
@@ -73,7 +76,8 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
 
     /**
      * Starts every given container in order, trying all of them even when one fails, and clears them
-     * from the stopped record. Returns the downtime: from the first recorded stop to now.
+     * from the stopped record. Downtime ends when the last start returned; the check that they are
+     * still running a moment later (a crash loop is no restart) is done once, for all, afterwards.
      */
     async startContainers(input: {
       containers: string[];
@@ -81,16 +85,16 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
     }): Promise<{ downtimeMs: number }> {
       const entries = (await stopped.list()).filter((e) => e.workflowId === input.workflowId);
       const failures: string[] = [];
+      const started: string[] = [];
       for (const container of input.containers) {
         try {
-          await startContainer(docker, container);
-          await stopped.remove(container, input.workflowId);
-          log.info('started container', { container });
+          await startContainer(docker, container, { waitMs: 0 });
+          started.push(container);
         } catch (err) {
           if (err instanceof ContainerNotFoundError) {
             // Removed by someone while stopped: there is nothing left to start.
             await stopped.remove(container, input.workflowId);
-            failures.push(`${container}: removed while stopped`);
+            log.warn('container removed while stopped', { container });
             continue;
           }
           failures.push(`${container}: ${(err as Error).message}`);
@@ -98,7 +102,16 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
       }
       const firstStop = Math.min(...entries.map((e) => Date.parse(e.stoppedAt)));
       const downtimeMs = Number.isFinite(firstStop) ? Math.max(Date.now() - firstStop, 0) : 0;
-      if (failures.some((f) => !f.endsWith('removed while stopped'))) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      for (const container of started) {
+        if ((await inspectContainer(docker, container)).running) {
+          await stopped.remove(container, input.workflowId);
+          log.info('started container', { container });
+        } else {
+          failures.push(`${container}: exited again right after it was started`);
+        }
+      }
+      if (failures.length > 0) {
         throw ApplicationFailure.retryable(
           `could not restart: ${failures.join('; ')}`,
           'ContainerRestartError',

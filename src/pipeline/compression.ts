@@ -7,6 +7,8 @@ export interface Compression {
   level?: number | undefined;
 }
 
+const CHUNK = 1024 * 1024;
+
 /** File-name suffix of each algorithm, so objects and staged files say what they hold. */
 export const compressionSuffix: Record<CompressionAlgorithm, string> = {
   zstd: '.zst',
@@ -18,6 +20,8 @@ export function createCompressor({ algorithm, level }: Compression): Transform {
   switch (algorithm) {
     case 'zstd':
       return zlib.createZstdCompress({
+        // Node's default 16 KiB output chunk costs a thread-pool round trip per 16 KiB: 2x slower here.
+        chunkSize: CHUNK,
         params: {
           [zlib.constants.ZSTD_c_compressionLevel]: level ?? 3,
           // No ZSTD_c_nbWorkers: Node 24's zstd stream with worker threads can emit output after its
@@ -26,7 +30,7 @@ export function createCompressor({ algorithm, level }: Compression): Transform {
         },
       });
     case 'gzip':
-      return zlib.createGzip({ level: level ?? 6 });
+      return zlib.createGzip({ level: level ?? 6, chunkSize: CHUNK });
     case 'none':
       return new PassThrough();
   }
@@ -35,9 +39,9 @@ export function createCompressor({ algorithm, level }: Compression): Transform {
 export function createDecompressor(algorithm: CompressionAlgorithm): Transform {
   switch (algorithm) {
     case 'zstd':
-      return zlib.createZstdDecompress();
+      return zlib.createZstdDecompress({ chunkSize: CHUNK });
     case 'gzip':
-      return zlib.createGunzip();
+      return zlib.createGunzip({ chunkSize: CHUNK });
     case 'none':
       return new PassThrough();
   }

@@ -1,0 +1,187 @@
+// Standard-backup benchmark on the real stack, against baselines measured in the same run:
+//   throughput  vs `tar -c | zstd -3 -T0 | age -r KEY > file`   (target >= 0.8x)
+//   throughput  vs `restic backup` into the same S3 server       (target >= 1.3x)
+//   downtime    vs a plain `tar -c` of the volume to local disk  (target <= 1.3x)
+//   worker peak RSS at 1 GB and at 3 GB                          (target <= 250 MB, no growth)
+// Usage: . .stack/env && node bench/backup-throughput.ts [GB=1] [BIG_GB=3]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { stringify } from 'yaml';
+import { generateIdentity } from '../src/pipeline/age/keys.ts';
+import { listBackups } from '../src/storage/manifest.ts';
+import { createS3Store } from '../src/storage/s3-store.ts';
+import { startWorker, runCli } from '../test/helpers/worker-process.ts';
+
+const GB = Number(process.argv[2] ?? 1);
+const BIG_GB = Number(process.argv[3] ?? 3);
+const MB = 1024 * 1024;
+const tag = `bench-${randomBytes(3).toString('hex')}`;
+const work = `/var/tmp/dockvault-${tag}`;
+const docker = new Docker();
+const env = process.env;
+for (const name of [
+  'TEMPORAL_ADDRESS',
+  'DOCKVAULT_S3_ENDPOINT',
+  'DOCKVAULT_S3_BUCKET',
+  'DOCKVAULT_BUSYBOX_IMAGE',
+]) {
+  if (!env[name]) throw new Error(`${name} is not set: run '. .stack/env' first`);
+}
+
+function sh(script: string, extraEnv: Record<string, string> = {}): number {
+  const t0 = performance.now();
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', script], {
+    stdio: 'inherit',
+    env: { ...env, ...extraEnv },
+  });
+  if (r.status !== 0) throw new Error(`failed (${r.status}): ${script}`);
+  return (performance.now() - t0) / 1000;
+}
+
+/** Mixed content: 30% compressible text in many small files, 70% incompressible large files. */
+async function makeVolume(name: string, gigabytes: number): Promise<{ mountpoint: string; bytes: number }> {
+  await docker.createVolume({ Name: name });
+  const mountpoint = (await docker.getVolume(name).inspect()).Mountpoint;
+  const textFiles = Math.round((gigabytes * 1024 * 0.3 * MB) / (100 * 1024));
+  const bigFiles = Math.max(1, Math.round((gigabytes * 1024 * 0.7) / 100));
+  const words = 'backup restore volume container postgres schedule temporal archive encrypt stream ';
+  const line = (i: number) => `${i}: ${words.repeat(3)}\n`;
+  const text = Buffer.from(Array.from({ length: 400 }, (_, i) => line(i)).join('')).subarray(0, 100 * 1024);
+  for (let i = 0; i < textFiles; i++) {
+    const dir = join(mountpoint, 'docs', String(i % 50));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `doc-${i}.txt`), text);
+  }
+  mkdirSync(join(mountpoint, 'blobs'), { recursive: true });
+  sh(
+    `for i in $(seq 1 ${bigFiles}); do head -c ${100 * MB} /dev/urandom > "${mountpoint}/blobs/blob-$i.bin"; done`,
+  );
+  const bytes = Number(execFileSync('du', ['-sb', mountpoint]).toString().split('\t')[0]);
+  return { mountpoint, bytes };
+}
+
+async function sleeper(name: string, volume: string) {
+  const c = await docker.createContainer({
+    name,
+    Image: env.DOCKVAULT_BUSYBOX_IMAGE!,
+    Cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.2; done'],
+    HostConfig: { Binds: [`${volume}:/data`] },
+  });
+  await c.start();
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+async function dockvaultBackup(definition: string, volume: string, container: string) {
+  const configPath = join(work, `${definition}.yml`);
+  const { recipient } = generateIdentity();
+  writeFileSync(
+    configPath,
+    stringify({
+      host: tag,
+      temporal: { address: env.TEMPORAL_ADDRESS, taskQueue: tag },
+      s3: { endpoint: env.DOCKVAULT_S3_ENDPOINT, bucket: env.DOCKVAULT_S3_BUCKET, prefix: tag },
+      encryption: { recipients: [recipient] },
+      staging: { dir: join(work, 'staging'), minFreeMiB: 0 },
+      backupDefinitions: [{ name: definition, type: 'standard', containers: [container], volumes: [volume] }],
+    }),
+  );
+  const worker = await startWorker(configPath, join(work, 'state'));
+  try {
+    const t0 = performance.now();
+    const run = await runCli(['run', definition, '--config', configPath]);
+    const seconds = (performance.now() - t0) / 1000;
+    if (run.code !== 0) throw new Error(`backup failed: ${run.stdout}${run.stderr}\n${worker.output()}`);
+    const rss = peakRssMb(worker.child.pid!);
+    const store = createS3Store({
+      bucket: env.DOCKVAULT_S3_BUCKET!,
+      prefix: tag,
+      endpoint: env.DOCKVAULT_S3_ENDPOINT,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      partSizeMiB: 16,
+      queueSize: 4,
+    });
+    const [latest] = await listBackups(store, definition);
+    store.destroy();
+    return {
+      seconds,
+      rss,
+      downtimeMs: latest!.manifest!.downtimeMs,
+      stored: latest!.manifest!.totals.storedBytes,
+    };
+  } finally {
+    await worker.stop();
+  }
+}
+
+const rate = (bytes: number, seconds: number) => `${(bytes / MB / seconds).toFixed(0)} MB/s`;
+const results: string[] = [];
+mkdirSync(work, { recursive: true });
+try {
+  console.log(`building a ${GB} GB volume...`);
+  const vol = `${tag}-vol`;
+  const { mountpoint, bytes } = await makeVolume(vol, GB);
+  await sleeper(`${tag}-app`, vol);
+  const { recipient } = generateIdentity();
+  sh(`cat "${mountpoint}"/blobs/* > /dev/null; tar -cf - -C "${mountpoint}" . > /dev/null`); // warm the page cache
+
+  const tarSeconds = sh(`tar -cf "${work}/plain.tar" -C "${mountpoint}" . && rm -f "${work}/plain.tar"`);
+  const pipeSeconds = sh(
+    `tar -cf - -C "${mountpoint}" . | zstd -3 -T0 -q | age -r ${recipient} > "${work}/baseline.age" && rm -f "${work}/baseline.age"`,
+  );
+  const resticRepo = `s3:${env.DOCKVAULT_S3_ENDPOINT}/${env.DOCKVAULT_S3_BUCKET}/${tag}-restic`;
+  const resticEnv = { RESTIC_REPOSITORY: resticRepo, RESTIC_PASSWORD: randomBytes(16).toString('hex') };
+  sh('restic init -q', resticEnv);
+  const resticSeconds = sh(`restic backup -q "${mountpoint}"`, resticEnv);
+
+  const ours = await dockvaultBackup('bench', vol, `${tag}-app`);
+  results.push(
+    `data: ${(bytes / MB).toFixed(0)} MB (${GB} GB mixed), stored ${(ours.stored / MB).toFixed(0)} MB`,
+    `dockvault run (wall, incl. stop/start and Temporal): ${ours.seconds.toFixed(1)} s = ${rate(bytes, ours.seconds)}`,
+    `tar | zstd -3 -T0 | age:  ${pipeSeconds.toFixed(1)} s = ${rate(bytes, pipeSeconds)}  -> ratio ${(pipeSeconds / ours.seconds).toFixed(2)}x (target >= 0.8)`,
+    `restic backup to S3:      ${resticSeconds.toFixed(1)} s = ${rate(bytes, resticSeconds)}  -> ratio ${(resticSeconds / ours.seconds).toFixed(2)}x (target >= 1.3)`,
+    `downtime ${(ours.downtimeMs / 1000).toFixed(2)} s vs plain tar -c to disk ${tarSeconds.toFixed(2)} s -> ${(ours.downtimeMs / 1000 / tarSeconds).toFixed(2)}x (target <= 1.3)`,
+    `worker peak RSS at ${GB} GB: ${ours.rss.toFixed(0)} MB (target <= 250)`,
+  );
+  if (BIG_GB > 0) {
+    console.log(`building a ${BIG_GB} GB volume...`);
+    const big = `${tag}-big`;
+    await makeVolume(big, BIG_GB);
+    await sleeper(`${tag}-bigapp`, big);
+    const large = await dockvaultBackup('bench-big', big, `${tag}-bigapp`);
+    results.push(
+      `worker peak RSS at ${BIG_GB} GB: ${large.rss.toFixed(0)} MB (vs ${ours.rss.toFixed(0)} MB at ${GB} GB)`,
+    );
+  }
+} finally {
+  for (const c of await docker.listContainers({ all: true, filters: { name: [tag] } })) {
+    await docker.getContainer(c.Id).remove({ force: true });
+  }
+  for (const v of ['vol', 'big'])
+    await docker
+      .getVolume(`${tag}-${v}`)
+      .remove()
+      .catch(() => {});
+  rmSync(work, { recursive: true, force: true });
+  const store = createS3Store({
+    bucket: env.DOCKVAULT_S3_BUCKET!,
+    prefix: '',
+    endpoint: env.DOCKVAULT_S3_ENDPOINT,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    partSizeMiB: 16,
+    queueSize: 4,
+  });
+  const keys: string[] = [];
+  for await (const o of store.list(`${tag}`)) keys.push(o.key);
+  if (keys.length > 0) await store.deleteMany(keys);
+  store.destroy();
+}
+console.log(`\n${results.join('\n')}`);
