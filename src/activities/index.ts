@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
 import { createContainerActivities } from './containers.ts';
+import { createPostgresActivities } from './postgres.ts';
 import { createStorageActivities } from './storage.ts';
 import { cachedStores, type StoreFor } from './stores.ts';
 import { createTransferActivities } from './transfer.ts';
@@ -17,5 +18,6 @@ export function createHostActivities({ docker, stopped, storeFor = cachedStores(
     ...createContainerActivities({ docker, stopped }),
     ...createTransferActivities({ docker, storeFor }),
     ...createStorageActivities({ storeFor }),
+    ...createPostgresActivities({ docker, storeFor }),
   };
 }

@@ -3,6 +3,7 @@
 // is a type error here.
 import { proxyActivities, type WorkflowInfo } from '@temporalio/workflow';
 import type { ContainerActivities } from '../activities/containers.ts';
+import type { PostgresActivities } from '../activities/postgres.ts';
 import type { StorageActivities } from '../activities/storage.ts';
 import type { TransferActivities } from '../activities/transfer.ts';
 import { newBackupId } from '../storage/layout.ts';
@@ -48,6 +49,31 @@ export function dataActivities(taskQueue: string) {
       nonRetryableErrorTypes: notRetryable,
     },
   });
+}
+
+export function postgresActivities(taskQueue: string) {
+  const preflight = proxyActivities<PostgresActivities>({
+    taskQueue,
+    startToCloseTimeout: '5 minutes',
+    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: notRetryable },
+  });
+  const dumps = proxyActivities<PostgresActivities>({
+    taskQueue,
+    // No per-definition timeout in the plan yet: generous, the heartbeat catches a dead worker.
+    startToCloseTimeout: '12 hours',
+    heartbeatTimeout: '30 seconds',
+    retry: {
+      initialInterval: '5 seconds',
+      backoffCoefficient: 2,
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [...notRetryable, 'PgDumpFailedError'],
+    },
+  });
+  return {
+    inspectPostgres: preflight.inspectPostgres,
+    dumpGlobals: dumps.dumpGlobals,
+    dumpDatabase: dumps.dumpDatabase,
+  };
 }
 
 export function storageActivities(taskQueue: string) {

@@ -1,2 +1,3 @@
 // Every workflow the worker runs; the bundle entry point for Temporal's workflow sandbox.
 export { standardBackupWorkflow } from './standard-backup.ts';
+export { postgresBackupWorkflow } from './postgres-backup.ts';

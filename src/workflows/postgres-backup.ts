@@ -1,0 +1,89 @@
+import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import type { BackupResult, PostgresBackupPlan, StoredObject } from '../plan/types.ts';
+import {
+  backupIdFor,
+  containerActivities,
+  postgresActivities,
+  storageActivities,
+} from './activity-proxies.ts';
+import { trackProgress } from './progress.ts';
+
+/**
+ * A PostgreSQL backup: preflight (container running, server answering, databases present, target
+ * writable), then the globals and one pg_dump per database, each streamed from the running container
+ * through compression and encryption to S3, and the manifest last. Nothing is stopped: each dump is
+ * a consistent snapshot of its database (pg_dump's own transaction). A failed or cancelled run leaves
+ * no manifest, no object and no unfinished upload.
+ */
+export async function postgresBackupWorkflow(plan: PostgresBackupPlan): Promise<BackupResult> {
+  const { workflowId, runId } = workflowInfo();
+  const backupId = backupIdFor(workflowInfo());
+  const progress = trackProgress(plan.definition, backupId);
+  const pg = postgresActivities(plan.activityTaskQueue);
+  const storage = storageActivities(plan.activityTaskQueue);
+  const hookTimeout = Math.max(
+    0,
+    ...[...plan.hooks.preStop, ...plan.hooks.postStart].map((h) => h.timeoutSeconds),
+  );
+  const hooks = containerActivities(plan.activityTaskQueue, hookTimeout);
+  const startedAt = new Date().toISOString();
+  const objects: StoredObject[] = [];
+  const hookWarnings: string[] = [];
+
+  try {
+    progress.phase('preflight');
+    const recipients = await storage.checkTarget({ target: plan.target, encryption: plan.encryption });
+    const source = await pg.inspectPostgres({
+      container: plan.container,
+      databases: plan.databases,
+      osUser: plan.osUser,
+      dbUser: plan.dbUser,
+      passwordFile: plan.passwordFile,
+    });
+    const versions = { serverVersion: source.serverVersion, pgDumpVersion: source.pgDumpVersion };
+
+    // Nothing is stopped here: "preStop" hooks run before the dumps, "postStart" ones after them.
+    progress.phase('pre-dump hooks');
+    await hooks.runHooks(plan.hooks.preStop, 'preStop');
+
+    if (plan.globals) {
+      progress.phase('dumping globals (roles, tablespaces)');
+      objects.push(await pg.dumpGlobals({ plan, recipients, backupId, ...versions }));
+    }
+    for (const [i, database] of source.databases.entries()) {
+      progress.phase(`dumping database ${database} (${i + 1}/${source.databases.length})`);
+      objects.push(await pg.dumpDatabase({ plan, recipients, backupId, database, ...versions }));
+    }
+
+    progress.phase('post-dump hooks');
+    hookWarnings.push(...(await hooks.runHooks(plan.hooks.postStart, 'postStart')));
+
+    progress.phase('writing manifest');
+    const manifest = await storage.writeManifest({
+      plan,
+      backupId,
+      workflowId,
+      runId,
+      startedAt,
+      downtimeMs: 0,
+      recipients,
+      stopped: [],
+      notRunning: [],
+      objects,
+    });
+    progress.phase('done');
+    return {
+      definition: plan.definition,
+      backupId,
+      downtimeMs: 0,
+      objects: objects.length,
+      plaintextBytes: manifest.plaintextBytes,
+      storedBytes: manifest.storedBytes,
+      hookWarnings,
+    };
+  } catch (err) {
+    progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
+    await CancellationScope.nonCancellable(() => storage.discardIncompleteBackup({ plan, backupId }));
+    throw err;
+  }
+}

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  databaseObjectName,
+  dbnameConninfo,
+  globalsObjectName,
+  keySegmentFor,
+  listDatabasesCommand,
+  parseDatabaseList,
+  parsePgDumpVersion,
+  pgDumpAllGlobalsCommand,
+  pgDumpCommand,
+  pgErrorSummary,
+} from '../../../src/postgres/commands.ts';
+
+describe('pg_dump command', () => {
+  it('custom format is uncompressed (zstd on the host), extra args come last before the database', () => {
+    assert.deepEqual(pgDumpCommand('app', {}, 'custom', ['--no-owner']), [
+      'pg_dump',
+      '--format=custom',
+      '--compress=0',
+      '--no-owner',
+      '--dbname',
+      "dbname='app'",
+    ]);
+  });
+  it('plain format, with a role', () => {
+    assert.deepEqual(pgDumpCommand('app', { dbUser: 'backup' }, 'plain', []), [
+      'pg_dump',
+      '--format=plain',
+      '--username',
+      'backup',
+      '--dbname',
+      "dbname='app'",
+    ]);
+  });
+  it('a database name is never read as connection parameters', () => {
+    assert.equal(dbnameConninfo("it's a=b\\c"), "dbname='it\\'s a=b\\\\c'");
+    assert.equal(dbnameConninfo('postgresql://evil'), "dbname='postgresql://evil'");
+  });
+  it('globals and discovery', () => {
+    assert.deepEqual(pgDumpAllGlobalsCommand({ dbUser: 'u' }), [
+      'pg_dumpall',
+      '--globals-only',
+      '--username',
+      'u',
+    ]);
+    const list = listDatabasesCommand({}, 'postgres');
+    assert.ok(list.includes('--record-separator-zero'));
+    assert.equal(list.at(-3), "dbname='postgres'");
+  });
+});
+
+describe('parsing', () => {
+  it('database list: NUL-separated, templates flagged, names with newlines kept', () => {
+    assert.deepEqual(parseDatabaseList('nbench\0nline\nbreak\0npostgres\0ttemplate1\0'), [
+      { name: 'bench', template: false },
+      { name: 'line\nbreak', template: false },
+      { name: 'postgres', template: false },
+      { name: 'template1', template: true },
+    ]);
+    assert.deepEqual(parseDatabaseList(''), []);
+  });
+  it('pg_dump version', () => {
+    assert.equal(
+      parsePgDumpVersion('pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n'),
+      '15.18 (Debian 15.18-0+deb12u1)',
+    );
+  });
+  it("error summary keeps pg_dump's error lines", () => {
+    const stderr =
+      'pg_dump: warning: something harmless\npg_dump: error: query failed: ERROR:  permission denied for table secret\npg_dump: detail: Query was: LOCK TABLE public.secret IN ACCESS SHARE MODE\n';
+    assert.equal(
+      pgErrorSummary(stderr),
+      'pg_dump: error: query failed: ERROR:  permission denied for table secret',
+    );
+    assert.equal(pgErrorSummary(''), '(no output on stderr)');
+    assert.equal(pgErrorSummary('only a line\n'), 'only a line');
+  });
+});
+
+describe('object names', () => {
+  it('one key segment per database, injective and safe', () => {
+    assert.equal(keySegmentFor('app_db-1.x'), 'app_db-1.x');
+    assert.equal(keySegmentFor('a/b'), 'a%2Fb');
+    assert.equal(keySegmentFor('données'), 'donn%C3%A9es');
+    assert.equal(keySegmentFor('..'), '%2E%2E');
+    assert.equal(keySegmentFor('a%2Fb'), 'a%252Fb');
+    assert.equal(databaseObjectName('app', 'custom', 'zstd'), 'databases/app.dump.zst.age');
+    assert.equal(databaseObjectName('app', 'plain', 'gzip'), 'databases/app.sql.gz.age');
+    assert.equal(globalsObjectName('zstd'), 'globals.sql.zst.age');
+  });
+});
