@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -21,6 +21,29 @@ const MiB = 1024 * 1024;
 
 function stagingPathFor(stagingDir: string, backupId: string, volume: string): string {
   return join(stagingDir, backupId, `${volume}.tar`);
+}
+
+/** What archiving left in staging, so the upload can tell it is still whole. */
+export interface StagedArchive {
+  bytes: number;
+  method: string;
+  /** The kernel's boot id when the archive was written: staging is not fsynced, a reboot voids it. */
+  bootId: string;
+}
+
+async function currentBootId(): Promise<string> {
+  return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
+}
+
+async function checkStaged(path: string, staged: StagedArchive): Promise<number> {
+  const { size } = await stat(path).catch(() => ({ size: -1 }));
+  if ((await currentBootId()) !== staged.bootId || size !== staged.bytes) {
+    throw new PreflightError(
+      `the staged archive ${path} is not the one archived (${size} bytes, expected ${staged.bytes}; ` +
+        'the host may have restarted since): the run must start over',
+    );
+  }
+  return size;
 }
 
 function volumeObjectName(plan: StandardBackupPlan, volume: string): string {
@@ -87,11 +110,16 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
       }
     },
 
-    async archiveVolumeToStaging(input: { volume: string; stagingDir: string; backupId: string }) {
+    async archiveVolumeToStaging(input: {
+      volume: string;
+      stagingDir: string;
+      backupId: string;
+    }): Promise<StagedArchive> {
       const progress = progressHeartbeat('archiving', input.volume);
       try {
         const method = await chooseArchiveMethod(docker, input.volume);
-        return await archiveVolumeToFile(
+        const bootId = await currentBootId();
+        const archived = await archiveVolumeToFile(
           docker,
           input.volume,
           stagingPathFor(input.stagingDir, input.backupId, input.volume),
@@ -101,6 +129,7 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
             onProgress: progress.update,
           },
         );
+        return { ...archived, bootId };
       } finally {
         progress.stop();
       }
@@ -112,9 +141,10 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
       backupId: string;
       volume: string;
       stagingDir: string;
+      staged: StagedArchive;
     }): Promise<StoredObject> {
       const path = stagingPathFor(input.stagingDir, input.backupId, input.volume);
-      const { size } = await stat(path);
+      const size = await checkStaged(path, input.staged);
       return seal(
         input.plan,
         input.recipients,

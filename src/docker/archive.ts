@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import type { Readable, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -114,7 +113,13 @@ async function archiveOnHost(docker: Docker, volume: string, signal?: AbortSigna
         }),
       ),
     );
-    child.once('close', (code, sig) => {
+    // Not 'close': that waits for stdout to be drained, and a failed tar must be reported even when
+    // the consumer stopped reading. stderr is read to its end first, for the message.
+    const stderrClosed = new Promise<void>((ok) => child.stderr.once('close', () => ok()));
+    child.once('exit', (code, sig) => {
+      void stderrClosed.then(() => settle(code, sig));
+    });
+    const settle = (code: number | null, sig: NodeJS.Signals | null) => {
       signal?.removeEventListener('abort', onAbort);
       if (killedBecause) return reject(killedBecause);
       if (code === 0) return resolve();
@@ -126,7 +131,7 @@ async function archiveOnHost(docker: Docker, volume: string, signal?: AbortSigna
           `tar of volume '${volume}' (${info.mountpoint}) ${how}: ${lastLines(stderr.toString(), 20) || '(no stderr)'}`,
         ),
       );
-    });
+    };
   });
   done.catch(() => undefined); // observed through the stream or by the caller
   const stream = gatedStream(done, () =>
@@ -278,7 +283,6 @@ export async function archiveVolumeToFile(
   opts: ArchiveToFileOptions,
 ): Promise<{ bytes: number; method: ArchiveMethod }> {
   await rm(path, { force: true });
-  const handle = await open(path, 'wx', 0o600);
   let bytes = 0;
   try {
     const archive = await archiveVolume(docker, volume, opts);
@@ -289,21 +293,19 @@ export async function archiveVolumeToFile(
         callback(null, chunk);
       },
     });
-    const out = createWriteStream('', { fd: handle, autoClose: false, highWaterMark: 1024 * 1024 });
+    // 'wx': created fresh with mode 0600 whatever an earlier attempt left. No fsync: it doubled the
+    // time containers stay stopped, and staging is scratch; a host crash before the upload is caught
+    // by the boot id the staging activities record (src/activities/transfer.ts).
+    const out = createWriteStream(path, {
+      flags: 'wx',
+      mode: 0o600,
+      highWaterMark: 1024 * 1024,
+    });
     await pipeline(archive.stream, count, out, opts.signal ? { signal: opts.signal } : {});
     await archive.done;
-    await handle.sync();
-    await handle.close();
   } catch (err) {
-    await handle.close().catch(() => undefined);
     await rm(path, { force: true });
     throw err;
-  }
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
   return { bytes, method: opts.method };
 }

@@ -1,4 +1,5 @@
 import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import type { StagedArchive } from '../activities/transfer.ts';
 import type { BackupResult, StandardBackupPlan, StoredObject } from '../plan/types.ts';
 import { backupIdFor, containerActivities, dataActivities, storageActivities } from './activity-proxies.ts';
 import { trackProgress } from './progress.ts';
@@ -19,6 +20,7 @@ export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<
   const objects: StoredObject[] = [];
   const hookWarnings: string[] = [];
   const stopped: string[] = [];
+  const staged = new Map<string, StagedArchive>();
   let downtimeMs = 0;
 
   try {
@@ -43,7 +45,10 @@ export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<
       if (plan.staging.mode === 'staged') {
         progress.phase('archiving volumes to staging');
         for (const volume of plan.volumes) {
-          await data.archiveVolumeToStaging({ volume, stagingDir: plan.staging.dir, backupId });
+          staged.set(
+            volume,
+            await data.archiveVolumeToStaging({ volume, stagingDir: plan.staging.dir, backupId }),
+          );
         }
         await docker.checkStillStopped(stopped);
       } else {
@@ -72,7 +77,14 @@ export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<
       progress.phase('compressing, encrypting and uploading');
       for (const volume of plan.volumes) {
         objects.push(
-          await data.uploadStagedVolume({ plan, recipients, backupId, volume, stagingDir: plan.staging.dir }),
+          await data.uploadStagedVolume({
+            plan,
+            recipients,
+            backupId,
+            volume,
+            stagingDir: plan.staging.dir,
+            staged: staged.get(volume)!,
+          }),
         );
       }
     }
