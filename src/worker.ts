@@ -1,10 +1,11 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createHostActivities } from './activities/index.ts';
 import { createDockerClient } from './docker/client.ts';
 import { StoppedRecord } from './docker/stopped-record.ts';
 import { startReconciler } from './reconciler.ts';
+import { buildWorkflowBundle } from './workflow-bundle.ts';
 
 export interface WorkerSettings {
   address: string;
@@ -32,7 +33,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       connection,
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
-      workflowsPath: fileURLToPath(new URL('./workflows/index.ts', import.meta.url)),
+      workflowBundle: { codePath: await buildWorkflowBundle(join(settings.stateDir, 'bundle')) },
     });
     const activityWorker = await Worker.create({
       connection,
