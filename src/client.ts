@@ -1,8 +1,13 @@
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { TemporalSettings } from './config/index.ts';
-import type { BackupPlan } from './plan/types.ts';
+import type { BackupPlan, RestoreVolumesPlan, VerifyPlan } from './plan/types.ts';
 import { definitionKey, hostKey, typeKey } from './search-attributes.ts';
-import type { postgresBackupWorkflow, standardBackupWorkflow } from './workflows/index.ts';
+import type {
+  postgresBackupWorkflow,
+  restoreVolumesWorkflow,
+  standardBackupWorkflow,
+  verifyBackupWorkflow,
+} from './workflows/index.ts';
 
 export async function connectClient(settings: TemporalSettings): Promise<Client> {
   const connection = await Connection.connect({ address: settings.address });
@@ -10,8 +15,8 @@ export async function connectClient(settings: TemporalSettings): Promise<Client>
 }
 
 /** `backup-<definition>-<UTC time>`: readable in the Web UI, unique per second per definition. */
-export function backupWorkflowId(definition: string, at: Date = new Date()): string {
-  return `backup-${definition}-${at
+export function backupWorkflowId(definition: string, at: Date = new Date(), kind = 'backup'): string {
+  return `${kind}-${definition}-${at
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z')}`;
@@ -56,6 +61,58 @@ export async function startBackup(
       `volumes: ${plan.volumes.join(', ')}`,
       `target: s3://${plan.target.bucket}/${plan.target.prefix}/${plan.definition}/`,
       `staging: ${plan.staging.mode === 'staged' ? plan.staging.dir : 'none (streaming)'}`,
+    ].join('\n\n'),
+  });
+}
+
+/** Workflow id `restore-<definition>-<UTC time>`; runs on the workflow queue, its activities on the host's. */
+export async function startRestore(
+  client: Client,
+  taskQueue: string,
+  plan: RestoreVolumesPlan,
+): Promise<WorkflowHandle<typeof restoreVolumesWorkflow>> {
+  const renamed = plan.mappings.map((m) => `${m.from} -> ${m.to}`);
+  return client.workflow.start<typeof restoreVolumesWorkflow>('restoreVolumesWorkflow', {
+    taskQueue,
+    workflowId: backupWorkflowId(plan.definition, new Date(), 'restore'),
+    args: [plan],
+    typedSearchAttributes: [
+      { key: definitionKey, value: plan.definition },
+      { key: typeKey, value: 'standard' },
+      { key: hostKey, value: plan.host },
+    ],
+    staticSummary: `restore of ${plan.definition} (${plan.backup}) on ${plan.host}`,
+    staticDetails: [
+      `backup: ${plan.backup}`,
+      `volumes: ${plan.volumes.length === 0 && renamed.length === 0 ? 'all in the backup' : [...plan.volumes, ...renamed].join(', ')}`,
+      `identity file (on the worker): ${plan.identityFile}`,
+      `source: s3://${plan.target.bucket}/${plan.target.prefix}/${plan.definition}/`,
+    ].join('\n\n'),
+  });
+}
+
+/** Workflow id `verify-<definition>-<UTC time>`. */
+export async function startVerify(
+  client: Client,
+  taskQueue: string,
+  plan: VerifyPlan,
+  type: string,
+): Promise<WorkflowHandle<typeof verifyBackupWorkflow>> {
+  const which = Array.isArray(plan.backups) ? plan.backups.join(', ') : plan.backups;
+  return client.workflow.start<typeof verifyBackupWorkflow>('verifyBackupWorkflow', {
+    taskQueue,
+    workflowId: backupWorkflowId(plan.definition, new Date(), 'verify'),
+    args: [plan],
+    typedSearchAttributes: [
+      { key: definitionKey, value: plan.definition },
+      { key: typeKey, value: type },
+      { key: hostKey, value: plan.host },
+    ],
+    staticSummary: `verify of ${plan.definition} (${which}) on ${plan.host}`,
+    staticDetails: [
+      `backups: ${which}`,
+      `identity file (on the worker): ${plan.identityFile}`,
+      `source: s3://${plan.target.bucket}/${plan.target.prefix}/${plan.definition}/`,
     ].join('\n\n'),
   });
 }

@@ -2,9 +2,11 @@ import type Docker from 'dockerode';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
 import { createContainerActivities } from './containers.ts';
 import { createPostgresActivities } from './postgres.ts';
+import { createRestoreActivities } from './restore.ts';
 import { createStorageActivities } from './storage.ts';
 import { cachedStores, type StoreFor } from './stores.ts';
 import { createTransferActivities } from './transfer.ts';
+import { createVerifyActivities } from './verify.ts';
 
 export interface HostActivityDeps {
   docker: Docker;
@@ -18,6 +20,8 @@ export function createHostActivities({ docker, stopped, storeFor = cachedStores(
     ...createContainerActivities({ docker, stopped }),
     ...createTransferActivities({ docker, storeFor }),
     ...createStorageActivities({ storeFor }),
+    ...createRestoreActivities({ docker, storeFor }),
+    ...createVerifyActivities({ storeFor }),
     ...createPostgresActivities({ docker, storeFor }),
   };
 }

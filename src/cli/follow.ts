@@ -54,10 +54,10 @@ function bar20(fraction: number): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(20 - filled)}]`;
 }
 
-export interface Outcome {
+export interface Outcome<R = BackupResult> {
   definition: string;
   url: string;
-  result?: BackupResult;
+  result?: R;
   error?: string;
 }
 
@@ -65,16 +65,16 @@ export interface Outcome {
  * Polls each workflow (its progress query and its activities' heartbeats) and redraws one line per
  * run until all have ended. On a non-terminal output it prints only lines that changed.
  */
-export async function followRuns(
+export async function followRuns<R = BackupResult>(
   runs: Followed[],
   out: NodeJS.WriteStream = process.stdout,
-): Promise<Outcome[]> {
-  const outcomes = new Map<string, Outcome>();
+): Promise<Outcome<R>[]> {
+  const outcomes = new Map<string, Outcome<R>>();
   const settled = runs.map((run) =>
     run.handle
       .result()
       .then(
-        (result: BackupResult) => ({ definition: run.definition, url: run.url, result }),
+        (result: R) => ({ definition: run.definition, url: run.url, result }),
         (err: unknown) => ({ definition: run.definition, url: run.url, error: describeFailure(err) }),
       )
       .then((outcome) => void outcomes.set(run.definition, outcome)),

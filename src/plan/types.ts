@@ -68,3 +68,64 @@ export interface BackupResult {
   storedBytes: number;
   hookWarnings: string[];
 }
+
+/** `dockvault restore` of a standard backup: which backup, which volumes, into which volumes. */
+export interface RestoreVolumesPlan {
+  definition: string;
+  host: string;
+  activityTaskQueue: string;
+  target: S3Target;
+  /** A backup id, or 'latest' (resolved by the worker from the manifests in storage). */
+  backup: string;
+  /** Path of the age identity file on the worker; the key itself never enters the workflow. */
+  identityFile: string;
+  /** Volumes of the backup to restore (by their name at backup time); empty means all of them. */
+  volumes: string[];
+  /** Restore a backed-up volume into another volume (created if missing), leaving the original alone. */
+  mappings: { from: string; to: string }[];
+  stopTimeoutSeconds: number;
+}
+
+export interface RestoredVolume {
+  source: string;
+  volume: string;
+  object: string;
+  plaintextBytes: number;
+  created: boolean;
+}
+
+export interface RestoreResult {
+  definition: string;
+  backupId: string;
+  volumes: RestoredVolume[];
+  /** Containers stopped for the swap, in stop order (restarted in reverse). */
+  stopped: string[];
+  downtimeMs: number;
+}
+
+/** `dockvault verify`: which backups of one definition to check end to end, without writing anything. */
+export interface VerifyPlan {
+  definition: string;
+  host: string;
+  activityTaskQueue: string;
+  target: S3Target;
+  /** Backup ids, or 'latest', or 'all'. */
+  backups: string[] | 'latest' | 'all';
+  identityFile: string;
+}
+
+export interface VerifiedObject {
+  backupId: string;
+  name: string;
+  ok: boolean;
+  plaintextBytes: number;
+  error?: string | undefined;
+}
+
+export interface VerifyResult {
+  definition: string;
+  backupIds: string[];
+  objects: VerifiedObject[];
+  /** Problems of a whole backup (unreadable manifest, wrong identity), by backup id. */
+  backupErrors: { backupId: string; error: string }[];
+}

@@ -3,9 +3,11 @@
 // is a type error here.
 import { proxyActivities, type WorkflowInfo } from '@temporalio/workflow';
 import type { ContainerActivities } from '../activities/containers.ts';
+import type { RestoreActivities } from '../activities/restore.ts';
 import type { PostgresActivities } from '../activities/postgres.ts';
 import type { StorageActivities } from '../activities/storage.ts';
 import type { TransferActivities } from '../activities/transfer.ts';
+import type { VerifyActivities } from '../activities/verify.ts';
 import { newBackupId } from '../storage/layout.ts';
 
 const notRetryable = ['ContainerNotFoundError', 'VolumeNotFoundError', 'PreflightError', 'HookFailedError'];
@@ -87,6 +89,84 @@ export function storageActivities(taskQueue: string) {
       nonRetryableErrorTypes: [...notRetryable, 'StorageAccessError', 'BucketNotFoundError'],
     },
   });
+}
+
+/** Restore and verify: their typed errors (wrong key, corrupt object, unknown backup) end the run at once. */
+const restoreNotRetryable = [
+  ...notRetryable,
+  'RestoreError',
+  'UnknownBackupError',
+  'IdentityMismatchError',
+  'IdentityFileError',
+  'ChecksumMismatchError',
+  'CorruptBackupObjectError',
+  'VolumeInUseError',
+  'UnsupportedRestoreTargetError',
+  'RestoreSelectionError',
+  'ReaderFailedError',
+  'ObjectNotFoundError',
+  'CorruptManifestError',
+  'StorageAccessError',
+  'BucketNotFoundError',
+];
+
+export function restoreActivities(taskQueue: string) {
+  const quick = proxyActivities<RestoreActivities>({
+    taskQueue,
+    startToCloseTimeout: '10 minutes',
+    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: restoreNotRetryable },
+  });
+  const moving = proxyActivities<RestoreActivities>({
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: '10 seconds',
+    // 2 + 4 + 8 + 16 + 32 s between six attempts: rides out a minute-long storage outage.
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumAttempts: 6,
+      nonRetryableErrorTypes: restoreNotRetryable,
+    },
+  });
+  // Clean-up keeps a volume from being left without its data directory: retried like a restart.
+  const settling = proxyActivities<RestoreActivities>({
+    taskQueue,
+    startToCloseTimeout: '1 hour',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: 20,
+    },
+  });
+  return {
+    loadVolumeRestore: quick.loadVolumeRestore,
+    runningContainersUsing: quick.runningContainersUsing,
+    swapRestoredVolumes: quick.swapRestoredVolumes,
+    stageVolumeRestore: moving.stageVolumeRestore,
+    settleVolumeRestore: settling.settleVolumeRestore,
+  };
+}
+
+export function verifyActivities(taskQueue: string) {
+  const quick = proxyActivities<VerifyActivities>({
+    taskQueue,
+    startToCloseTimeout: '10 minutes',
+    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: restoreNotRetryable },
+  });
+  const moving = proxyActivities<VerifyActivities>({
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: '10 seconds',
+    // 2 + 4 + 8 + 16 + 32 s between six attempts: rides out a minute-long storage outage.
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumAttempts: 6,
+      nonRetryableErrorTypes: restoreNotRetryable,
+    },
+  });
+  return { listBackupsToVerify: quick.listBackupsToVerify, verifyObject: moving.verifyObject };
 }
 
 /** Sortable, unique per run, and the same on every replay. */

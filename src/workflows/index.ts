@@ -1,3 +1,5 @@
 // Every workflow the worker runs; the bundle entry point for Temporal's workflow sandbox.
 export { standardBackupWorkflow } from './standard-backup.ts';
 export { postgresBackupWorkflow } from './postgres-backup.ts';
+export { restoreVolumesWorkflow } from './restore-volumes.ts';
+export { verifyBackupWorkflow } from './verify-backup.ts';

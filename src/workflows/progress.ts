@@ -24,6 +24,11 @@ export function trackProgress(definition: string, backupId: string) {
   };
   publish();
   return {
+    /** Restore and verify learn the backup id ('latest' resolved) after their first activity. */
+    backup(backupId: string) {
+      state.backupId = backupId;
+      publish();
+    },
     phase(phase: string) {
       state.phase = phase;
       publish();

@@ -2,7 +2,9 @@ import type { Command } from '../command.ts';
 import { configCommand } from './config.ts';
 import { keygenCommand } from './keygen.ts';
 import { listCommand } from './list.ts';
+import { restoreCommand } from './restore.ts';
 import { runCommand } from './run.ts';
+import { verifyCommand } from './verify.ts';
 import { workerCommand } from './worker.ts';
 
 /** Every subcommand, by the name typed on the command line. */
@@ -10,6 +12,8 @@ export const commands: Record<string, Command> = {
   worker: workerCommand,
   run: runCommand,
   list: listCommand,
+  restore: restoreCommand,
+  verify: verifyCommand,
   config: configCommand,
   keygen: keygenCommand,
 };

@@ -1,0 +1,111 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connectClient, startRestore, workflowUrl } from '../../client.ts';
+import type { Config } from '../../config/index.ts';
+import { buildPlan } from '../../plan/build.ts';
+import type { RestoreResult, RestoreVolumesPlan } from '../../plan/types.ts';
+import { UsageError, type Command } from '../command.ts';
+import { followRuns } from '../follow.ts';
+import { formatBytes, formatSeconds } from '../format.ts';
+import { configOption, loadCliConfig } from '../load-config.ts';
+import { selectDefinitions } from './run.ts';
+
+const help = `Usage: dockvault restore NAME [--backup ID|latest] [--identity FILE] [--volume V]...
+                         [--to-volume OLD=NEW]... [--config FILE] [--no-wait]
+
+Restores volumes of a standard backup (default: the latest backup, every volume in it, in place).
+Each archive is downloaded, checked against the manifest's sha256, decrypted and extracted next to the
+volume's data while the containers still run; then every container using the volume is stopped, the
+data directory is swapped for the restored tree, and the containers are started again.
+
+  --backup ID        a backup id from 'dockvault list' (default: latest)
+  --identity FILE    the age identity file, as a path on the worker (default: encryption.identityFile)
+  --volume V         restore only this volume of the backup (repeatable)
+  --to-volume A=B    restore volume A of the backup into volume B (created if missing), leaving A alone`;
+
+/** The identity is passed as a path: the worker reads the key; it never enters the workflow's history. */
+export function identityPath(config: Config, flag: string | undefined): string {
+  const path = flag ?? config.encryption.identityFile;
+  if (!path) {
+    throw new UsageError(
+      'restoring needs the private age identity: pass --identity FILE or set encryption.identityFile (a path on the worker)',
+    );
+  }
+  return resolve(path);
+}
+
+export function parseMappings(values: string[]): { from: string; to: string }[] {
+  return values.map((v) => {
+    const m = /^([^=]+)=([^=]+)$/.exec(v);
+    if (!m) throw new UsageError(`--to-volume expects OLD=NEW, got "${v}"`);
+    return { from: m[1]!, to: m[2]! };
+  });
+}
+
+export const restoreCommand: Command = {
+  summary: 'restore a backup into its volumes (or other volumes)',
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        ...configOption,
+        backup: { type: 'string' },
+        identity: { type: 'string' },
+        volume: { type: 'string', multiple: true },
+        'to-volume': { type: 'string', multiple: true },
+        'no-wait': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(help);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError('name exactly one backup definition to restore');
+    const config = await loadCliConfig(values.config);
+    const [def] = selectDefinitions(config, positionals, false);
+    const base = buildPlan(config, def!);
+    if (base.type !== 'standard') {
+      throw new UsageError(`${base.definition} is a PostgreSQL definition: its restore is not available yet`);
+    }
+    const plan: RestoreVolumesPlan = {
+      definition: base.definition,
+      host: base.host,
+      activityTaskQueue: base.activityTaskQueue,
+      target: base.target,
+      backup: values.backup ?? 'latest',
+      identityFile: identityPath(config, values.identity),
+      volumes: values.volume ?? [],
+      mappings: parseMappings(values['to-volume'] ?? []),
+      stopTimeoutSeconds: base.stopTimeoutSeconds,
+    };
+    const client = await connectClient(config.temporal);
+    try {
+      const handle = await startRestore(client, config.temporal.taskQueue, plan);
+      const url = workflowUrl(config.temporal.uiUrl, config.temporal.namespace, handle.workflowId);
+      console.log(`started ${handle.workflowId}  ${url}`);
+      if (values['no-wait']) return 0;
+      const [outcome] = await followRuns<RestoreResult>([{ definition: plan.definition, handle, url }]);
+      console.log('');
+      const r = outcome?.result;
+      if (!r) {
+        console.log(`FAILED ${plan.definition}: ${outcome?.error ?? 'unknown error'}\n       ${url}`);
+        return 1;
+      }
+      for (const v of r.volumes) {
+        const into =
+          v.volume === v.source ? v.volume : `${v.volume} (from ${v.source}${v.created ? ', created' : ''})`;
+        console.log(
+          `OK     ${r.definition} ${r.backupId}: ${into} <- ${v.object}, ${formatBytes(v.plaintextBytes)}`,
+        );
+      }
+      console.log(
+        `       containers stopped: ${r.stopped.join(', ') || '(none)'}; downtime ${formatSeconds(r.downtimeMs)}`,
+      );
+      return 0;
+    } finally {
+      await client.connection.close();
+    }
+  },
+};

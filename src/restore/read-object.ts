@@ -1,0 +1,72 @@
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AgeError } from '../pipeline/age/errors.ts';
+import { createDecryptStream } from '../pipeline/age/decrypt.ts';
+import type { Identity } from '../pipeline/age/keys.ts';
+import type { CompressionAlgorithm } from '../pipeline/compression.ts';
+import { Meter } from '../pipeline/meter.ts';
+import type { ManifestObject } from '../storage/manifest.ts';
+import type { BackupStore } from '../storage/store.ts';
+import { ChecksumMismatchError, CorruptBackupObjectError } from './errors.ts';
+
+export interface ReadObjectOptions {
+  store: BackupStore;
+  /** The object's key in the store, which is also how messages name it. */
+  key: string;
+  object: ManifestObject;
+  compression: CompressionAlgorithm;
+  identities: Identity[];
+  /** Where the plaintext goes: tar -x, tar -t, pg_restore --list, or nowhere. */
+  sink: Writable;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((plaintextBytes: number) => void) | undefined;
+}
+
+function isDecompressionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ZSTD_') || code.includes('ZSTD'))
+  );
+}
+
+/**
+ * The one path data takes back from storage: get -> sha256 of the stored bytes -> age decrypt (every
+ * chunk authenticated before it is passed on) -> sink (decompress -> reader), in one streaming pass
+ * with bounded memory. After the stream ended, the stored bytes must hash to the manifest's sha256; the caller
+ * discards what the sink produced when this throws. Errors name the object.
+ */
+export async function readBackupObject(opts: ReadObjectOptions): Promise<{ storedBytes: number }> {
+  const { key, object } = opts;
+  const stored = new Meter(opts.onProgress);
+  const body = await opts.store.get(key, opts.signal ? { signal: opts.signal } : {});
+  try {
+    await pipeline(
+      body,
+      stored,
+      createDecryptStream(opts.identities, { name: key }),
+      opts.sink,
+      opts.signal ? { signal: opts.signal } : {},
+    );
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    // An authenticated stream that does not decompress: no retry can help.
+    if (err instanceof AgeError) throw new CorruptBackupObjectError(err.message, { cause: err });
+    if (isDecompressionError(err)) {
+      throw new CorruptBackupObjectError(
+        `${key}: decompression (${opts.compression}) failed: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  }
+  const sha256 = stored.digest();
+  if (sha256 !== object.sha256 || stored.bytes !== object.storedBytes) {
+    throw new ChecksumMismatchError(
+      `${key}: stored object does not match the manifest: sha256 ${sha256} (${stored.bytes} bytes), ` +
+        `manifest says ${object.sha256} (${object.storedBytes} bytes)`,
+    );
+  }
+  return { storedBytes: stored.bytes };
+}

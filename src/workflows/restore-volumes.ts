@@ -1,0 +1,82 @@
+import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import type { VolumeRestoreTarget } from '../activities/restore.ts';
+import type { RestoreResult, RestoreVolumesPlan } from '../plan/types.ts';
+import { containerActivities, restoreActivities } from './activity-proxies.ts';
+import { trackProgress } from './progress.ts';
+
+/**
+ * Restores volumes of a standard backup. Everything slow and everything that can fail happens while
+ * the containers still run: download, sha256 check, decryption, decompression and extraction into a
+ * staging directory next to each volume's data. Only then are the containers that use the volumes
+ * (any container on the host, not only the definition's) stopped, each volume's data directory swapped
+ * for the staged tree by two renames, and the containers ALWAYS restarted in reverse stop order. A
+ * failure before the swap leaves every volume untouched.
+ */
+export async function restoreVolumesWorkflow(plan: RestoreVolumesPlan): Promise<RestoreResult> {
+  const { workflowId, runId } = workflowInfo();
+  const restoreId = runId.replace(/-/g, '').slice(0, 12);
+  const progress = trackProgress(plan.definition, plan.backup);
+  const restore = restoreActivities(plan.activityTaskQueue);
+  const docker = containerActivities(plan.activityTaskQueue, plan.stopTimeoutSeconds);
+  const stopped: string[] = [];
+  let items: VolumeRestoreTarget[] = [];
+  let downtimeMs = 0;
+
+  progress.phase('preflight');
+  const source = await restore.loadVolumeRestore({ plan });
+  items = source.targets;
+  progress.backup(source.backupId);
+  try {
+    progress.phase('downloading, decrypting and extracting to staging');
+    for (const item of items) {
+      await restore.stageVolumeRestore({
+        target: plan.target,
+        identityFile: plan.identityFile,
+        compression: source.compression,
+        item,
+        restoreId,
+      });
+    }
+    try {
+      progress.phase('stopping containers');
+      const running = await restore.runningContainersUsing({ volumes: items.map((i) => i.volume) });
+      for (const container of running) {
+        // Recorded before the stop: the reconciler restarts it if this workflow dies.
+        stopped.push(container);
+        await docker.stopContainer({ container, timeoutSeconds: plan.stopTimeoutSeconds, workflowId, runId });
+      }
+      progress.downtimeStarted();
+      progress.phase('swapping volume contents');
+      await restore.swapRestoredVolumes({ items, restoreId });
+    } finally {
+      await CancellationScope.nonCancellable(async () => {
+        if (stopped.length > 0) {
+          progress.phase('restarting containers');
+          const restart = await docker.startContainers({ containers: [...stopped].reverse(), workflowId });
+          downtimeMs = restart.downtimeMs;
+          progress.downtimeEnded(downtimeMs);
+        }
+      });
+    }
+    progress.phase('removing the previous contents');
+    await restore.settleVolumeRestore({ items, restoreId });
+    progress.phase('done');
+    return {
+      definition: plan.definition,
+      backupId: source.backupId,
+      volumes: items.map((i) => ({
+        source: i.source,
+        volume: i.volume,
+        object: i.object.name,
+        plaintextBytes: i.object.plaintextBytes,
+        created: i.created,
+      })),
+      stopped,
+      downtimeMs,
+    };
+  } catch (err) {
+    progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
+    await CancellationScope.nonCancellable(() => restore.settleVolumeRestore({ items, restoreId }));
+    throw err;
+  }
+}
