@@ -132,12 +132,21 @@ test('streaming mode (staging: none) stores the same archive without a staging d
   );
   const app = await fixtures.sleeper(`${tag}-stream-app`, [vol]);
   await env.writeConfig([
-    { name: 'streamed', type: 'standard', containers: [app], volumes: [vol], staging: 'none' },
+    {
+      name: 'streamed',
+      type: 'standard',
+      containers: [app],
+      volumes: [vol],
+      staging: 'none',
+      // A failing post-start hook is reported, not fatal: the backup itself is good.
+      hooks: { postStart: [{ container: app, command: 'echo cache warm-up failed >&2; exit 3' }] },
+    },
   ]);
   await env.worker?.stop();
   await env.startWorker();
   const run = await runCli(['run', 'streamed', '--config', env.configPath]);
   assert.equal(run.code, 0, `run failed:\n${run.stdout}\n${run.stderr}\nworker:\n${env.worker!.output()}`);
+  assert.match(run.stdout, /warning: postStart hook .* exit code 3: cache warm-up failed/);
   assert.equal(await fixtures.isRunning(app), true);
   const manifest = await onlyBackup('streamed');
   const object = manifest.objects[0]!;
