@@ -20,6 +20,7 @@ import {
   pgIsReadyCommand,
   serverVersionCommand,
 } from '../postgres/commands.ts';
+import { pgDumpCompressionLevel } from '../postgres/compression.ts';
 import { PasswordFileError, resolveCredentials, type Credentials } from '../postgres/credentials.ts';
 import { objectKey } from '../storage/layout.ts';
 import { PreflightError, mapFailures } from './failure.ts';
@@ -68,6 +69,12 @@ class ExitChecked extends Transform {
       (err: unknown) => callback(err as Error),
     );
   }
+}
+
+/** `gzip:1` (pg_dump's custom-format or plain-gzip compression), `none`, or `custom` (a method we do not parse). */
+function describePgDumpCompression(extraArgs: readonly string[]): string {
+  const level = pgDumpCompressionLevel(extraArgs);
+  return level === 0 ? 'none' : level > 0 ? `gzip:${level}` : 'as in extraArgs';
 }
 
 /** Activities over a PostgreSQL server in a container: preflight, and dumps streamed to storage. */
@@ -287,12 +294,17 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
         creds,
         recipients: input.recipients,
         backupId: input.backupId,
-        name: databaseObjectName(database, plan.format, plan.compression.algorithm),
+        name: databaseObjectName(database, plan.format, plan.extraArgs, plan.compression.algorithm),
         kind: 'database',
         source: database,
         format: plan.format === 'custom' ? 'pg_dump-custom' : 'sql',
         command: pgDumpCommand(database, creds, plan.format, plan.extraArgs),
-        details: { database, serverVersion: input.serverVersion, pgDumpVersion: input.pgDumpVersion },
+        details: {
+          database,
+          serverVersion: input.serverVersion,
+          pgDumpVersion: input.pgDumpVersion,
+          pgDumpCompression: describePgDumpCompression(plan.extraArgs),
+        },
       });
     },
 

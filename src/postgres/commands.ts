@@ -1,6 +1,7 @@
 // The commands dockvault runs inside a PostgreSQL container, as argv arrays (no shell, no quoting):
 // pure functions, so the exact pg_dump invocation is unit-tested and documented in one place.
 import { compressionSuffix, type CompressionAlgorithm } from '../pipeline/compression.ts';
+import { DEFAULT_PG_DUMP_COMPRESSION, pgDumpCompressionLevel, userCompressionLevel } from './compression.ts';
 
 export interface ConnectionOptions {
   /** Database role (-U); unset: libpq's default (the OS user's name, or PGUSER in the container). */
@@ -64,9 +65,8 @@ export function serverVersionCommand(conn: ConnectionOptions, maintenanceDb: str
 export const pgDumpVersionCommand = ['pg_dump', '--version'];
 
 /**
- * pg_dump of one database to stdout. The custom format is written uncompressed (-Z0): dockvault
- * compresses with zstd on the host, which measured faster than pg_dump's gzip for a smaller result
- * (see README). User extraArgs come last so they can override (e.g. `--compress=6`).
+ * pg_dump of one database to stdout, compressed by pg_dump itself at level 1 unless extraArgs say
+ * otherwise (see compression.ts for why). User extraArgs come last, before the database.
  */
 export function pgDumpCommand(
   database: string,
@@ -77,7 +77,7 @@ export function pgDumpCommand(
   return [
     'pg_dump',
     `--format=${format}`,
-    ...(format === 'custom' ? ['--compress=0'] : []),
+    ...(userCompressionLevel(extraArgs) === undefined ? [`--compress=${DEFAULT_PG_DUMP_COMPRESSION}`] : []),
     ...userArgs(conn),
     ...extraArgs,
     '--dbname',
@@ -119,13 +119,18 @@ export function keySegmentFor(database: string): string {
   return /^\.+$/.test(encoded) ? encoded.replaceAll('.', '%2E') : encoded;
 }
 
+/**
+ * `databases/<db>.dump[.zst].age` (custom format: compressed inside, readable by pg_restore as is) or
+ * `databases/<db>.sql.gz.age` / `.sql[.zst].age` (plain: pg_dump gzips the whole script when it compresses).
+ */
 export function databaseObjectName(
   database: string,
   format: DumpFormat,
+  extraArgs: readonly string[],
   algorithm: CompressionAlgorithm,
 ): string {
-  const ext = format === 'custom' ? 'dump' : 'sql';
-  return `databases/${keySegmentFor(database)}.${ext}${compressionSuffix[algorithm]}.age`;
+  const inner = format === 'custom' ? 'dump' : pgDumpCompressionLevel(extraArgs) === 0 ? 'sql' : 'sql.gz';
+  return `databases/${keySegmentFor(database)}.${inner}${compressionSuffix[algorithm]}.age`;
 }
 
 export function globalsObjectName(algorithm: CompressionAlgorithm): string {

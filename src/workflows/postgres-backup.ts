@@ -6,6 +6,7 @@ import {
   postgresActivities,
   storageActivities,
 } from './activity-proxies.ts';
+import { hostCompressionFor } from '../postgres/compression.ts';
 import { trackProgress } from './progress.ts';
 
 /**
@@ -15,7 +16,9 @@ import { trackProgress } from './progress.ts';
  * a consistent snapshot of its database (pg_dump's own transaction). A failed or cancelled run leaves
  * no manifest, no object and no unfinished upload.
  */
-export async function postgresBackupWorkflow(plan: PostgresBackupPlan): Promise<BackupResult> {
+export async function postgresBackupWorkflow(requested: PostgresBackupPlan): Promise<BackupResult> {
+  // pg_dump compresses by default: dockvault then only encrypts, and the manifest says so.
+  const plan: PostgresBackupPlan = { ...requested, compression: hostCompressionFor(requested) };
   const { workflowId, runId } = workflowInfo();
   const backupId = backupIdFor(workflowInfo());
   const progress = trackProgress(plan.definition, backupId);

@@ -79,14 +79,15 @@ test('writes committed during the dump: the restored database is one consistent 
   const id = (await env.store.listPrefixes('bank/'))[0]!.split('/')[1]!;
   const manifest = (await env.store.getJson(manifestKey('bank', id))) as Manifest;
   const object = manifest.objects.find((o) => o.kind === 'database')!;
-  const stored = join(env.dir, 'bank.dump.zst.age');
+  assert.equal(object.name, 'databases/bank.dump.age');
+  const stored = join(env.dir, 'bank.dump.age');
   await pipeline(await env.store.get(`bank/${id}/${object.name}`), createWriteStream(stored));
   const target = await pg.server(`${tag}-pg-live-restore`);
   const restore = await run('bash', [
     '-o',
     'pipefail',
     '-c',
-    `age -d -i "$1" "$2" | zstd -d | docker exec -i -u postgres "$3" pg_restore --create --exit-on-error -d postgres`,
+    `age -d -i "$1" "$2" | docker exec -i -u postgres "$3" pg_restore --create --exit-on-error -d postgres`,
     'x',
     env.identityPath,
     stored,

@@ -24,6 +24,14 @@ after(async () => {
   await env.close();
 });
 
+/** The manual restore's first steps, as the README gives them: age, then zstd/gunzip by file name. */
+function decryptCommand(name: string): string {
+  const steps = ['age -d -i "$1" "$2"'];
+  if (name.endsWith('.zst.age')) steps.push('zstd -d');
+  if (name.endsWith('.gz.age')) steps.push('gzip -d');
+  return steps.join(' | ');
+}
+
 async function onlyBackup(definition: string): Promise<Manifest> {
   const prefixes = await env.store.listPrefixes(`${definition}/`);
   assert.equal(prefixes.length, 1, `expected one backup of ${definition}, found ${prefixes.join(', ')}`);
@@ -104,17 +112,25 @@ test('all databases and globals of a live server: back up, decrypt with age, res
   assert.deepEqual(
     manifest.objects.map((o) => [o.kind, o.source, o.name, o.format]),
     [
-      ['globals', 'globals', 'globals.sql.zst.age', 'sql'],
-      ['database', 'analytics', 'databases/analytics.dump.zst.age', 'pg_dump-custom'],
-      ['database', 'café', 'databases/caf%C3%A9.dump.zst.age', 'pg_dump-custom'],
-      ['database', 'postgres', 'databases/postgres.dump.zst.age', 'pg_dump-custom'],
-      ['database', 'shop', 'databases/shop.dump.zst.age', 'pg_dump-custom'],
+      ['globals', 'globals', 'globals.sql.age', 'sql'],
+      ['database', 'analytics', 'databases/analytics.dump.age', 'pg_dump-custom'],
+      ['database', 'café', 'databases/caf%C3%A9.dump.age', 'pg_dump-custom'],
+      ['database', 'postgres', 'databases/postgres.dump.age', 'pg_dump-custom'],
+      ['database', 'shop', 'databases/shop.dump.age', 'pg_dump-custom'],
     ],
+  );
+  assert.deepEqual(
+    manifest.compression,
+    { algorithm: 'none' },
+    'pg_dump compressed, dockvault only encrypted',
   );
   for (const o of manifest.objects) {
     assert.match(String(o.details?.serverVersion), /^15\./);
     assert.match(String(o.details?.pgDumpVersion), /^15\./);
-    if (o.kind === 'database') assert.equal(o.details?.database, o.source);
+    if (o.kind === 'database') {
+      assert.equal(o.details?.database, o.source);
+      assert.equal(o.details?.pgDumpCompression, 'gzip:1');
+    }
   }
 
   // A fresh server to restore into, reached over TCP with a password, like a real restore host.
@@ -129,7 +145,7 @@ test('all databases and globals of a live server: back up, decrypt with age, res
     const bytes = await readFile(stored);
     assert.equal(bytes.length, o.storedBytes);
     assert.equal(bytes.includes(marker), false, `plaintext marker found in stored object ${o.name}`);
-    const decrypt = `age -d -i "$1" "$2" | zstd -d`;
+    const decrypt = decryptCommand(o.name);
     if (o.kind === 'globals') {
       // pg_dumpall's CREATE ROLE postgres fails on any server (it exists): the documented, harmless error.
       const r = await run('bash', [
@@ -176,4 +192,45 @@ test('all databases and globals of a live server: back up, decrypt with age, res
   ]);
   assert.equal(login.stdout.trim(), '300000', login.stderr);
   delete process.env.PGPASSWORD;
+});
+
+test('plain SQL with dockvault compressing (extraArgs --compress=0): age -d | zstd -d | psql restores it', async () => {
+  const { tag } = env;
+  const source = await pg.server(`${tag}-pg-plain`);
+  await pg.sql(source, 'postgres', 'CREATE DATABASE shop');
+  await pg.sql(source, 'shop', SHOP.replace('GRANT SELECT ON orders TO reporter;', ''));
+  await env.writeConfig([
+    {
+      name: 'plain',
+      type: 'postgresqldatabase',
+      containers: [source],
+      postgres: { databases: ['shop'], globals: false, format: 'plain', extraArgs: ['--compress=0'] },
+    },
+  ]);
+  await env.worker?.stop();
+  await env.startWorker();
+  const result = await runCli(['run', 'plain', '--config', env.configPath]);
+  assert.equal(result.code, 0, `run failed:\n${result.stdout}\n${result.stderr}\n${env.worker!.output()}`);
+  const manifest = await onlyBackup('plain');
+  assert.equal(manifest.compression.algorithm, 'zstd');
+  const [object] = manifest.objects;
+  assert.equal(object?.name, 'databases/shop.sql.zst.age');
+  assert.equal(object.format, 'sql');
+  const stored = join(env.dir, 'plain-shop.sql.zst.age');
+  await pipeline(await env.store.get(`plain/${manifest.backupId}/${object.name}`), createWriteStream(stored));
+  const target = await pg.server(`${tag}-pg-plain-dst`);
+  await pg.sql(target, 'postgres', 'CREATE DATABASE shop');
+  const r = await run('bash', [
+    '-o',
+    'pipefail',
+    '-c',
+    `${decryptCommand(object.name)} | docker exec -i -u postgres "$3" psql -X -q -v ON_ERROR_STOP=1 -d shop`,
+    'x',
+    env.identityPath,
+    stored,
+    target,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await pg.schema(target, 'shop'), await pg.schema(source, 'shop'));
+  assert.deepEqual(await pg.fingerprint(target, 'shop'), await pg.fingerprint(source, 'shop'));
 });

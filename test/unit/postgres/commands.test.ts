@@ -14,11 +14,11 @@ import {
 } from '../../../src/postgres/commands.ts';
 
 describe('pg_dump command', () => {
-  it('custom format is uncompressed (zstd on the host), extra args come last before the database', () => {
+  it('pg_dump compresses at level 1 by default, extra args come last before the database', () => {
     assert.deepEqual(pgDumpCommand('app', {}, 'custom', ['--no-owner']), [
       'pg_dump',
       '--format=custom',
-      '--compress=0',
+      '--compress=1',
       '--no-owner',
       '--dbname',
       "dbname='app'",
@@ -28,10 +28,18 @@ describe('pg_dump command', () => {
     assert.deepEqual(pgDumpCommand('app', { dbUser: 'backup' }, 'plain', []), [
       'pg_dump',
       '--format=plain',
+      '--compress=1',
       '--username',
       'backup',
       '--dbname',
       "dbname='app'",
+    ]);
+  });
+  it("the user's compression setting replaces ours", () => {
+    assert.deepEqual(pgDumpCommand('app', {}, 'custom', ['-Z0']).slice(0, 3), [
+      'pg_dump',
+      '--format=custom',
+      '-Z0',
     ]);
   });
   it('a database name is never read as connection parameters', () => {
@@ -86,8 +94,10 @@ describe('object names', () => {
     assert.equal(keySegmentFor('données'), 'donn%C3%A9es');
     assert.equal(keySegmentFor('..'), '%2E%2E');
     assert.equal(keySegmentFor('a%2Fb'), 'a%252Fb');
-    assert.equal(databaseObjectName('app', 'custom', 'zstd'), 'databases/app.dump.zst.age');
-    assert.equal(databaseObjectName('app', 'plain', 'gzip'), 'databases/app.sql.gz.age');
+    assert.equal(databaseObjectName('app', 'custom', [], 'none'), 'databases/app.dump.age');
+    assert.equal(databaseObjectName('app', 'custom', ['--compress=0'], 'zstd'), 'databases/app.dump.zst.age');
+    assert.equal(databaseObjectName('app', 'plain', [], 'none'), 'databases/app.sql.gz.age');
+    assert.equal(databaseObjectName('app', 'plain', ['-Z', '0'], 'zstd'), 'databases/app.sql.zst.age');
     assert.equal(globalsObjectName('zstd'), 'globals.sql.zst.age');
   });
 });
