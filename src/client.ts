@@ -1,9 +1,10 @@
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { TemporalSettings } from './config/index.ts';
-import type { BackupPlan, RestoreVolumesPlan, VerifyPlan } from './plan/types.ts';
+import type { BackupPlan, RestorePostgresPlan, RestoreVolumesPlan, VerifyPlan } from './plan/types.ts';
 import { definitionKey, hostKey, typeKey } from './search-attributes.ts';
 import type {
   postgresBackupWorkflow,
+  restorePostgresWorkflow,
   restoreVolumesWorkflow,
   standardBackupWorkflow,
   verifyBackupWorkflow,
@@ -113,6 +114,31 @@ export async function startVerify(
       `backups: ${which}`,
       `identity file (on the worker): ${plan.identityFile}`,
       `source: s3://${plan.target.bucket}/${plan.target.prefix}/${plan.definition}/`,
+    ].join('\n\n'),
+  });
+}
+
+/** Workflow id `restore-<definition>-<UTC time>`, like a volume restore. */
+export async function startPostgresRestore(
+  client: Client,
+  taskQueue: string,
+  plan: RestorePostgresPlan,
+): Promise<WorkflowHandle<typeof restorePostgresWorkflow>> {
+  return client.workflow.start<typeof restorePostgresWorkflow>('restorePostgresWorkflow', {
+    taskQueue,
+    workflowId: backupWorkflowId(plan.definition, new Date(), 'restore'),
+    args: [plan],
+    typedSearchAttributes: [
+      { key: definitionKey, value: plan.definition },
+      { key: typeKey, value: 'postgresqldatabase' },
+      { key: hostKey, value: plan.host },
+    ],
+    staticSummary: `restore of ${plan.definition} (${plan.backup}) into ${plan.container} on ${plan.host}`,
+    staticDetails: [
+      `backup: ${plan.backup}`,
+      `databases: ${plan.databases.length === 0 ? 'all in the backup but postgres' : plan.databases.join(', ')}${plan.globals ? ' + globals' : ''}`,
+      `existing databases: ${plan.clean ? 'dropped and replaced (--clean)' : 'refused'}`,
+      `identity file (on the worker): ${plan.identityFile}`,
     ].join('\n\n'),
   });
 }

@@ -3,6 +3,7 @@ import type { StoppedRecord } from '../docker/stopped-record.ts';
 import { createContainerActivities } from './containers.ts';
 import { createPostgresActivities } from './postgres.ts';
 import { createRestoreActivities } from './restore.ts';
+import { createRestorePostgresActivities } from './restore-postgres.ts';
 import { createStorageActivities } from './storage.ts';
 import { cachedStores, type StoreFor } from './stores.ts';
 import { createTransferActivities } from './transfer.ts';
@@ -21,6 +22,7 @@ export function createHostActivities({ docker, stopped, storeFor = cachedStores(
     ...createTransferActivities({ docker, storeFor }),
     ...createStorageActivities({ storeFor }),
     ...createRestoreActivities({ docker, storeFor }),
+    ...createRestorePostgresActivities({ docker, storeFor }),
     ...createVerifyActivities({ storeFor }),
     ...createPostgresActivities({ docker, storeFor }),
   };

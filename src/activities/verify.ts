@@ -32,7 +32,13 @@ function readerFor(object: ManifestObject, key: string, compression: Compression
     case 'tar':
       return readerSink(compression, ['tar', '--list', '--file=-'], `reading ${key} as tar`);
     case 'pg_dump-custom':
-      return readerSink(compression, ['pg_restore', '--list'], `reading ${key} as a pg_dump archive`);
+      // Not --list: it stops after the table of contents. Rendering the whole archive as a script
+      // (to /dev/null) reads and decompresses every table's data.
+      return readerSink(
+        compression,
+        ['pg_restore', '--file=/dev/null'],
+        `reading ${key} as a pg_dump archive`,
+      );
     case 'sql':
       // Decrypting and decompressing it whole is the check: the output goes to /dev/null.
       return readerSink(compression, ['cat'], `reading ${key}`);
@@ -76,7 +82,7 @@ export function createVerifyActivities({ storeFor }: VerifyActivityDeps) {
 
     /**
      * Downloads one object, checks its sha256, decrypts it (every chunk authenticated), decompresses it
-     * and reads it to the end with its format's reader (tar --list, pg_restore --list). A broken object
+     * and reads it to the end with its format's reader (tar --list, pg_restore --file=/dev/null). A broken object
      * is a result, not a failure; only transient problems (storage unreachable) throw, to be retried.
      */
     async verifyObject(input: {

@@ -129,3 +129,31 @@ export interface VerifyResult {
   /** Problems of a whole backup (unreadable manifest, wrong identity), by backup id. */
   backupErrors: { backupId: string; error: string }[];
 }
+
+/** `dockvault restore` of a PostgreSQL backup: globals, then each database, with pg_restore in the container. */
+export interface RestorePostgresPlan {
+  definition: string;
+  host: string;
+  activityTaskQueue: string;
+  target: S3Target;
+  backup: string;
+  identityFile: string;
+  /** The server to restore into: --to-container, else the definition's container. */
+  container: string;
+  osUser: string;
+  dbUser?: string | undefined;
+  passwordFile?: string | undefined;
+  /** Databases of the backup to restore; empty: all of them but `postgres` (which every server has). */
+  databases: string[];
+  /** Replace databases that exist on the target; without it they are refused. */
+  clean: boolean;
+  globals: boolean;
+}
+
+export interface RestorePostgresResult {
+  definition: string;
+  backupId: string;
+  container: string;
+  globals?: { skippedRoles: string[]; warnings: string[] } | undefined;
+  databases: { database: string; object: string; replaced: boolean }[];
+}

@@ -4,6 +4,7 @@
 import { proxyActivities, type WorkflowInfo } from '@temporalio/workflow';
 import type { ContainerActivities } from '../activities/containers.ts';
 import type { RestoreActivities } from '../activities/restore.ts';
+import type { RestorePostgresActivities } from '../activities/restore-postgres.ts';
 import type { PostgresActivities } from '../activities/postgres.ts';
 import type { StorageActivities } from '../activities/storage.ts';
 import type { TransferActivities } from '../activities/transfer.ts';
@@ -167,6 +168,27 @@ export function verifyActivities(taskQueue: string) {
     },
   });
   return { listBackupsToVerify: quick.listBackupsToVerify, verifyObject: moving.verifyObject };
+}
+
+export function restorePostgresActivities(taskQueue: string) {
+  const quick = proxyActivities<RestorePostgresActivities>({
+    taskQueue,
+    startToCloseTimeout: '10 minutes',
+    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: restoreNotRetryable },
+  });
+  // A restore that fails half-way is not resumed or repeated: pg_restore into a half-filled database
+  // would fail differently. The preflight caught what it could; the rest is reported as it happened.
+  const once = proxyActivities<RestorePostgresActivities>({
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: '20 seconds',
+    retry: { maximumAttempts: 1 },
+  });
+  return {
+    loadPostgresRestore: quick.loadPostgresRestore,
+    restorePostgresGlobals: once.restorePostgresGlobals,
+    restorePostgresDatabase: once.restorePostgresDatabase,
+  };
 }
 
 /** Sortable, unique per run, and the same on every replay. */

@@ -3,3 +3,4 @@ export { standardBackupWorkflow } from './standard-backup.ts';
 export { postgresBackupWorkflow } from './postgres-backup.ts';
 export { restoreVolumesWorkflow } from './restore-volumes.ts';
 export { verifyBackupWorkflow } from './verify-backup.ts';
+export { restorePostgresWorkflow } from './restore-postgres.ts';

@@ -1,17 +1,24 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connectClient, startRestore, workflowUrl } from '../../client.ts';
+import { connectClient, startPostgresRestore, startRestore, workflowUrl } from '../../client.ts';
 import type { Config } from '../../config/index.ts';
 import { buildPlan } from '../../plan/build.ts';
-import type { RestoreResult, RestoreVolumesPlan } from '../../plan/types.ts';
+import type {
+  PostgresBackupPlan,
+  RestorePostgresPlan,
+  RestorePostgresResult,
+  RestoreResult,
+  RestoreVolumesPlan,
+} from '../../plan/types.ts';
 import { UsageError, type Command } from '../command.ts';
 import { followRuns } from '../follow.ts';
 import { formatBytes, formatSeconds } from '../format.ts';
 import { configOption, loadCliConfig } from '../load-config.ts';
 import { selectDefinitions } from './run.ts';
 
-const help = `Usage: dockvault restore NAME [--backup ID|latest] [--identity FILE] [--volume V]...
-                         [--to-volume OLD=NEW]... [--config FILE] [--no-wait]
+const help = `Usage: dockvault restore NAME [--backup ID|latest] [--identity FILE] [--config FILE] [--no-wait]
+         standard:   [--volume V]... [--to-volume OLD=NEW]...
+         PostgreSQL: [--database D]... [--to-container C] [--clean] [--no-globals]
 
 Restores volumes of a standard backup (default: the latest backup, every volume in it, in place).
 Each archive is downloaded, checked against the manifest's sha256, decrypted and extracted next to the
@@ -21,7 +28,15 @@ data directory is swapped for the restored tree, and the containers are started 
   --backup ID        a backup id from 'dockvault list' (default: latest)
   --identity FILE    the age identity file, as a path on the worker (default: encryption.identityFile)
   --volume V         restore only this volume of the backup (repeatable)
-  --to-volume A=B    restore volume A of the backup into volume B (created if missing), leaving A alone`;
+  --to-volume A=B    restore volume A of the backup into volume B (created if missing), leaving A alone
+
+PostgreSQL backups are restored into the running server (the definition's container, or --to-container):
+globals first (roles that already exist are left as they are), then each database with pg_restore inside
+the container. Nothing is stopped.
+  --database D       restore only this database (repeatable; default: all but postgres)
+  --to-container C   restore into another server container
+  --clean            drop and re-create databases that exist (default: refuse them)
+  --no-globals       do not restore roles and tablespaces`;
 
 /** The identity is passed as a path: the worker reads the key; it never enters the workflow's history. */
 export function identityPath(config: Config, flag: string | undefined): string {
@@ -54,6 +69,10 @@ export const restoreCommand: Command = {
         identity: { type: 'string' },
         volume: { type: 'string', multiple: true },
         'to-volume': { type: 'string', multiple: true },
+        database: { type: 'string', multiple: true },
+        'to-container': { type: 'string' },
+        clean: { type: 'boolean' },
+        'no-globals': { type: 'boolean' },
         'no-wait': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -67,7 +86,20 @@ export const restoreCommand: Command = {
     const [def] = selectDefinitions(config, positionals, false);
     const base = buildPlan(config, def!);
     if (base.type !== 'standard') {
-      throw new UsageError(`${base.definition} is a PostgreSQL definition: its restore is not available yet`);
+      if (values.volume || values['to-volume'])
+        throw new UsageError('--volume and --to-volume are for standard backups');
+      return restorePostgres(config, base, {
+        backup: values.backup ?? 'latest',
+        identityFile: identityPath(config, values.identity),
+        databases: values.database ?? [],
+        container: values['to-container'],
+        clean: values.clean ?? false,
+        globals: !(values['no-globals'] ?? false),
+        noWait: values['no-wait'] ?? false,
+      });
+    }
+    if (values.database || values['to-container'] || values.clean || values['no-globals']) {
+      throw new UsageError('--database, --to-container, --clean and --no-globals are for PostgreSQL backups');
     }
     const plan: RestoreVolumesPlan = {
       definition: base.definition,
@@ -109,3 +141,63 @@ export const restoreCommand: Command = {
     }
   },
 };
+
+async function restorePostgres(
+  config: Config,
+  base: PostgresBackupPlan,
+  opts: {
+    backup: string;
+    identityFile: string;
+    databases: string[];
+    container: string | undefined;
+    clean: boolean;
+    globals: boolean;
+    noWait: boolean;
+  },
+): Promise<number> {
+  const plan: RestorePostgresPlan = {
+    definition: base.definition,
+    host: base.host,
+    activityTaskQueue: base.activityTaskQueue,
+    target: base.target,
+    backup: opts.backup,
+    identityFile: opts.identityFile,
+    container: opts.container ?? base.container,
+    osUser: base.osUser,
+    dbUser: base.dbUser,
+    passwordFile: base.passwordFile,
+    databases: opts.databases,
+    clean: opts.clean,
+    globals: opts.globals,
+  };
+  const client = await connectClient(config.temporal);
+  try {
+    const handle = await startPostgresRestore(client, config.temporal.taskQueue, plan);
+    const url = workflowUrl(config.temporal.uiUrl, config.temporal.namespace, handle.workflowId);
+    console.log(`started ${handle.workflowId}  ${url}`);
+    if (opts.noWait) return 0;
+    const [outcome] = await followRuns<RestorePostgresResult>([{ definition: plan.definition, handle, url }]);
+    console.log('');
+    const r = outcome?.result;
+    if (!r) {
+      console.log(`FAILED ${plan.definition}: ${outcome?.error ?? 'unknown error'}\n       ${url}`);
+      return 1;
+    }
+    if (r.globals) {
+      const skipped =
+        r.globals.skippedRoles.length > 0
+          ? `, existing roles left alone: ${r.globals.skippedRoles.join(', ')}`
+          : '';
+      console.log(`OK     ${r.definition} ${r.backupId}: globals into ${r.container}${skipped}`);
+      for (const w of r.globals.warnings) console.log(`       warning: ${w}`);
+    }
+    for (const d of r.databases) {
+      console.log(
+        `OK     ${r.definition} ${r.backupId}: database ${d.database} into ${r.container}${d.replaced ? ' (replaced)' : ''}`,
+      );
+    }
+    return 0;
+  } finally {
+    await client.connection.close();
+  }
+}

@@ -13,7 +13,7 @@ const help = `Usage: dockvault verify NAME [--backup ID|latest]... [--all] [--id
 
 Checks backups end to end without writing anything: downloads each object, checks its sha256 against
 the manifest, decrypts it (authenticating every chunk), decompresses it and reads it through
-(tar --list, pg_restore --list). Prints OK or the error for each object; exit code 1 if any failed.`;
+(tar --list; pg_restore --file=/dev/null for pg_dump archives). Prints OK or the error for each object; exit code 1 if any failed.`;
 
 export const verifyCommand: Command = {
   summary: 'check that backups can be downloaded, decrypted and read',

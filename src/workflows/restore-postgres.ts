@@ -1,0 +1,37 @@
+import type { RestorePostgresPlan, RestorePostgresResult } from '../plan/types.ts';
+import { restorePostgresActivities } from './activity-proxies.ts';
+import { trackProgress } from './progress.ts';
+
+/**
+ * Restores a PostgreSQL backup into a running server container: globals first (roles that exist are
+ * skipped), then each database with pg_restore inside the container. Nothing is stopped. Databases
+ * that exist are refused in the preflight unless the plan says clean.
+ */
+export async function restorePostgresWorkflow(plan: RestorePostgresPlan): Promise<RestorePostgresResult> {
+  const progress = trackProgress(plan.definition, plan.backup);
+  const pg = restorePostgresActivities(plan.activityTaskQueue);
+  progress.phase('preflight');
+  const source = await pg.loadPostgresRestore({ plan });
+  progress.backup(source.backupId);
+  let globals: RestorePostgresResult['globals'];
+  if (source.globals) {
+    progress.phase('restoring globals');
+    globals = await pg.restorePostgresGlobals({ plan, compression: source.compression, ...source.globals });
+  }
+  for (const item of source.databases) {
+    progress.phase(`restoring database ${item.database}`);
+    await pg.restorePostgresDatabase({ plan, compression: source.compression, item });
+  }
+  progress.phase('done');
+  return {
+    definition: plan.definition,
+    backupId: source.backupId,
+    container: plan.container,
+    globals,
+    databases: source.databases.map((d) => ({
+      database: d.database,
+      object: d.object.name,
+      replaced: d.exists,
+    })),
+  };
+}
