@@ -40,18 +40,34 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
 }
 
 export function dataActivities(taskQueue: string) {
-  return proxyActivities<TransferActivities>({
+  const options = {
     taskQueue,
     startToCloseTimeout: '24 hours',
     // Short enough that a killed worker's attempt is retried elsewhere within seconds, not minutes.
-    heartbeatTimeout: '20 seconds',
+    heartbeatTimeout: '10 seconds',
+    // 2 + 4 + 8 + 16 + 32 s between six attempts: rides out a minute-long storage outage.
     retry: {
-      initialInterval: '5 seconds',
+      initialInterval: '2 seconds',
       backoffCoefficient: 2,
-      maximumAttempts: 5,
+      maximumAttempts: 6,
       nonRetryableErrorTypes: notRetryable,
     },
+  };
+  const data = proxyActivities<TransferActivities>(options);
+  // While containers are stopped every retry is downtime: one more attempt (a dead worker's), then
+  // restart them and fail the run rather than keep the application down.
+  const whileStopped = proxyActivities<TransferActivities>({
+    ...options,
+    retry: { ...options.retry, initialInterval: '1 second', maximumAttempts: 2 },
   });
+  // proxyActivities returns a Proxy with no own keys: spreading it would copy nothing.
+  return {
+    prepareStaging: data.prepareStaging,
+    uploadStagedVolume: data.uploadStagedVolume,
+    streamVolumeToStorage: data.streamVolumeToStorage,
+    removeStaging: data.removeStaging,
+    archiveVolumeToStaging: whileStopped.archiveVolumeToStaging,
+  };
 }
 
 export function postgresActivities(taskQueue: string) {
