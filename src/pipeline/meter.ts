@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 /**
@@ -7,23 +7,26 @@ import { Transform, type TransformCallback } from 'node:stream';
  */
 export class Meter extends Transform {
   bytes = 0;
-  readonly #hash = createHash('sha256');
+  readonly #hash: Hash | undefined;
   readonly #onBytes: ((bytes: number) => void) | undefined;
 
-  constructor(onBytes?: (bytes: number) => void) {
+  /** `hash: false` only counts: hashing costs a pass over the data where no digest is needed. */
+  constructor(onBytes?: (bytes: number) => void, { hash = true }: { hash?: boolean } = {}) {
     super();
     this.#onBytes = onBytes;
+    this.#hash = hash ? createHash('sha256') : undefined;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
-    this.#hash.update(chunk);
+    this.#hash?.update(chunk);
     this.#onBytes?.(this.bytes);
     callback(null, chunk);
   }
 
   /** The hex SHA-256 of everything that passed; call once, after the stream ended. */
   digest(): string {
+    if (!this.#hash) throw new Error('this Meter only counts bytes');
     return this.#hash.digest('hex');
   }
 }

@@ -30,7 +30,7 @@ export interface SealedObject {
 export async function sealAndStore(source: Readable, options: SealOptions): Promise<SealedObject> {
   const local = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, local.signal]) : local.signal;
-  const plaintext = new Meter(options.onProgress);
+  const plaintext = new Meter(options.onProgress, { hash: false });
   const stored = new Meter();
   const flowing = pipeline(
     source,

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -170,14 +170,30 @@ test("a killed tar makes 'done' reject and the stream error", async () => {
   }, ArchiveError);
 });
 
+/**
+ * 512 MiB of random data: tar writes a file at disk speed, so the mid-archive tests need a volume
+ * that takes long enough to interrupt between two progress reports.
+ */
+let big: { volume: string; mountpoint: string } | undefined;
+async function bigVolume() {
+  if (!big) {
+    const name = await res.volume('big');
+    const mp = (await inspectVolume(docker, name)).mountpoint;
+    execFileSync('dd', ['if=/dev/urandom', `of=${join(mp, 'big.bin')}`, 'bs=1M', 'count=512', 'status=none']);
+    big = { volume: name, mountpoint: mp };
+  }
+  return big;
+}
+
 test('archiveVolumeToFile rejects on a failed producer and deletes the partial file', async () => {
   const file = join(scratch, 'killed.tar');
+  const { volume: bigVol, mountpoint: bigMp } = await bigVolume();
   let killed: boolean | undefined;
   await assert.rejects(
     () =>
-      archiveVolumeToFile(docker, volume, file, {
+      archiveVolumeToFile(docker, bigVol, file, {
         method: 'host',
-        onProgress: () => (killed ??= killTarOf(mountpoint)),
+        onProgress: (bytes) => bytes > 0 && (killed ??= killTarOf(bigMp)),
       }),
     ArchiveError,
   );
@@ -186,11 +202,12 @@ test('archiveVolumeToFile rejects on a failed producer and deletes the partial f
 });
 
 test('an aborted archive rejects, deletes the file and removes the helper container', async () => {
+  const { volume: bigVol } = await bigVolume();
   for (const method of ['host', 'docker'] as const) {
     const file = join(scratch, `aborted-${method}.tar`);
     const controller = new AbortController();
     await assert.rejects(() =>
-      archiveVolumeToFile(docker, volume, file, {
+      archiveVolumeToFile(docker, method === 'host' ? bigVol : volume, file, {
         method,
         signal: controller.signal,
         onProgress: (bytes) => bytes > 5 * 1024 ** 2 && controller.abort(new Error('cancelled by test')),
