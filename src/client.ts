@@ -27,43 +27,51 @@ export function workflowUrl(uiUrl: string, namespace: string, workflowId: string
   return `${uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
+/** Workflow type, queue, args and Web UI metadata of a backup: what `run` starts and what schedules start. */
+export function backupWorkflowOptions(taskQueue: string, plan: BackupPlan) {
+  const typedSearchAttributes = [
+    { key: definitionKey, value: plan.definition },
+    { key: typeKey, value: plan.type },
+    { key: hostKey, value: plan.host },
+  ];
+  const staticSummary = `${plan.type} backup of ${plan.definition} on ${plan.host}`;
+  const target = `target: s3://${plan.target.bucket}/${plan.target.prefix}/${plan.definition}/`;
+  const staticDetails =
+    plan.type === 'postgresqldatabase'
+      ? [
+          `container: ${plan.container} (not stopped)`,
+          `databases: ${plan.databases === 'all' ? 'all, discovered at run time' : plan.databases.join(', ')}${plan.globals ? ' + globals' : ''}`,
+          `pg_dump --format=${plan.format} as OS user ${plan.osUser}${plan.dbUser ? `, role ${plan.dbUser}` : ''}`,
+          target,
+        ]
+      : [
+          `containers (stop order): ${plan.containers.join(', ') || '(none)'}`,
+          `volumes: ${plan.volumes.join(', ')}`,
+          target,
+          `staging: ${plan.staging.mode === 'staged' ? plan.staging.dir : 'none (streaming)'}`,
+        ];
+  return {
+    workflowType: plan.type === 'postgresqldatabase' ? 'postgresBackupWorkflow' : 'standardBackupWorkflow',
+    taskQueue,
+    args: [plan] as [BackupPlan],
+    typedSearchAttributes,
+    staticSummary,
+    staticDetails: staticDetails.join('\n\n'),
+  };
+}
+
 export async function startBackup(
   client: Client,
   taskQueue: string,
   plan: BackupPlan,
 ): Promise<WorkflowHandle<typeof standardBackupWorkflow> | WorkflowHandle<typeof postgresBackupWorkflow>> {
-  const common = {
-    taskQueue,
+  const { workflowType, ...options } = backupWorkflowOptions(taskQueue, plan);
+  const handle = await client.workflow.start(workflowType, {
+    ...options,
     workflowId: backupWorkflowId(plan.definition),
-    typedSearchAttributes: [
-      { key: definitionKey, value: plan.definition },
-      { key: typeKey, value: plan.type },
-      { key: hostKey, value: plan.host },
-    ],
-    staticSummary: `${plan.type} backup of ${plan.definition} on ${plan.host}`,
-  };
-  if (plan.type === 'postgresqldatabase') {
-    return client.workflow.start<typeof postgresBackupWorkflow>('postgresBackupWorkflow', {
-      ...common,
-      args: [plan],
-      staticDetails: [
-        `container: ${plan.container} (not stopped)`,
-        `databases: ${plan.databases === 'all' ? 'all, discovered at run time' : plan.databases.join(', ')}${plan.globals ? ' + globals' : ''}`,
-        `pg_dump --format=${plan.format} as OS user ${plan.osUser}${plan.dbUser ? `, role ${plan.dbUser}` : ''}`,
-        `target: s3://${plan.target.bucket}/${plan.target.prefix}/${plan.definition}/`,
-      ].join('\n\n'),
-    });
-  }
-  return client.workflow.start<typeof standardBackupWorkflow>('standardBackupWorkflow', {
-    ...common,
-    args: [plan],
-    staticDetails: [
-      `containers (stop order): ${plan.containers.join(', ') || '(none)'}`,
-      `volumes: ${plan.volumes.join(', ')}`,
-      `target: s3://${plan.target.bucket}/${plan.target.prefix}/${plan.definition}/`,
-      `staging: ${plan.staging.mode === 'staged' ? plan.staging.dir : 'none (streaming)'}`,
-    ].join('\n\n'),
   });
+  // The args were built from the same plan whose type chose the workflow type.
+  return handle as WorkflowHandle<typeof standardBackupWorkflow>;
 }
 
 /** Workflow id `restore-<definition>-<UTC time>`; runs on the workflow queue, its activities on the host's. */

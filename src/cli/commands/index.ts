@@ -4,6 +4,7 @@ import { keygenCommand } from './keygen.ts';
 import { listCommand } from './list.ts';
 import { restoreCommand } from './restore.ts';
 import { runCommand } from './run.ts';
+import { schedulesCommand } from './schedules.ts';
 import { verifyCommand } from './verify.ts';
 import { workerCommand } from './worker.ts';
 
@@ -14,6 +15,7 @@ export const commands: Record<string, Command> = {
   list: listCommand,
   restore: restoreCommand,
   verify: verifyCommand,
+  schedules: schedulesCommand,
   config: configCommand,
   keygen: keygenCommand,
 };
