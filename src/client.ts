@@ -60,6 +60,25 @@ export function backupWorkflowOptions(taskQueue: string, plan: BackupPlan) {
   };
 }
 
+/**
+ * Backup workflows of this definition (same host and workflow queue) running now, by a visibility
+ * query: what `run` checks so that it does not start a second backup next to a scheduled one.
+ * Visibility trails the server by about a second, so two starts in the same second can both pass.
+ */
+export async function runningBackups(client: Client, taskQueue: string, plan: BackupPlan): Promise<string[]> {
+  const quoted = (v: string) => JSON.stringify(v);
+  const query = [
+    `${definitionKey.name} = ${quoted(plan.definition)}`,
+    `${hostKey.name} = ${quoted(plan.host)}`,
+    `TaskQueue = ${quoted(taskQueue)}`,
+    `WorkflowType IN ("standardBackupWorkflow", "postgresBackupWorkflow")`,
+    `ExecutionStatus = "Running"`,
+  ].join(' AND ');
+  const ids: string[] = [];
+  for await (const w of client.workflow.list({ query })) ids.push(w.workflowId);
+  return ids;
+}
+
 export async function startBackup(
   client: Client,
   taskQueue: string,
