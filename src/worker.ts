@@ -1,9 +1,14 @@
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createHostActivities } from './activities/index.ts';
+import type { NotifySettings } from './activities/notify.ts';
+import { cachedStores } from './activities/stores.ts';
 import { createDockerClient } from './docker/client.ts';
 import { StoppedRecord } from './docker/stopped-record.ts';
+import { BackupMetrics } from './metrics/backup-metrics.ts';
+import { startMetricsServer } from './metrics/server.ts';
+import { runStaleChecks, type WatchedDefinition } from './notify/stale.ts';
 import { startReconciler } from './reconciler.ts';
 import { buildWorkflowBundle } from './workflow-bundle.ts';
 
@@ -16,6 +21,10 @@ export interface WorkerSettings {
   hostTaskQueue: string;
   stateDir: string;
   reconcileIntervalMs: number;
+  /** `--metrics`: our series on `address`, the Temporal SDK's exporter on `temporalAddress`. */
+  metrics?: { address: string; temporalAddress: string } | undefined;
+  /** Webhooks of this worker's config, and this host's definitions for the stale check. */
+  alerts?: { notify: NotifySettings; definitions: WatchedDefinition[]; staleCheckIntervalMs: number };
 }
 
 /**
@@ -25,6 +34,22 @@ export interface WorkerSettings {
 export async function runWorker(settings: WorkerSettings): Promise<void> {
   const docker = createDockerClient();
   const stopped = new StoppedRecord(settings.stateDir);
+  const storeFor = cachedStores();
+  const metrics = settings.metrics ? new BackupMetrics() : undefined;
+  if (settings.metrics) {
+    // Must precede every connection: the SDK's runtime is created once, with its exporter.
+    Runtime.install({
+      telemetryOptions: { metrics: { prometheus: { bindAddress: settings.metrics.temporalAddress } } },
+    });
+  }
+  const metricsServer =
+    settings.metrics && metrics
+      ? await startMetricsServer({
+          address: settings.metrics.address,
+          temporalAddress: settings.metrics.temporalAddress,
+          render: () => metrics.registry.render(),
+        })
+      : undefined;
   const connection = await NativeConnection.connect({ address: settings.address });
   const clientConnection = await Connection.connect({ address: settings.address });
   const client = new Client({ connection: clientConnection, namespace: settings.namespace });
@@ -39,7 +64,12 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       connection,
       namespace: settings.namespace,
       taskQueue: settings.hostTaskQueue,
-      activities: createHostActivities({ docker, stopped }),
+      activities: createHostActivities({
+        docker,
+        stopped,
+        storeFor,
+        notify: { settings: settings.alerts?.notify, metrics },
+      }),
     });
     const stopReconciler = new AbortController();
     const reconciling = startReconciler(
@@ -47,6 +77,26 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       settings.reconcileIntervalMs,
       stopReconciler.signal,
     );
+    const alerts = settings.alerts;
+    const staleChecking =
+      alerts && (metrics || alerts.notify.webhooks.some((w) => w.on.includes('stale')))
+        ? runStaleChecks(
+            {
+              definitions: alerts.definitions,
+              webhooks: alerts.notify.webhooks,
+              storeFor,
+              metrics,
+              log: (m) => console.log(m),
+            },
+            alerts.staleCheckIntervalMs,
+            stopReconciler.signal,
+          )
+        : Promise.resolve();
+    if (metricsServer) {
+      console.log(
+        `dockvault metrics: http://${metricsServer.address}/metrics (Temporal SDK exporter on ${settings.metrics?.temporalAddress})`,
+      );
+    }
     console.log(
       `dockvault worker: workflows on "${settings.taskQueue}", activities on "${settings.hostTaskQueue}", ` +
         `state in ${settings.stateDir}, Temporal ${settings.address}`,
@@ -65,8 +115,10 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     } finally {
       stopReconciler.abort();
       await reconciling;
+      await staleChecking;
     }
   } finally {
+    await metricsServer?.close();
     await clientConnection.close();
     await connection.close();
   }

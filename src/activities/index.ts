@@ -1,7 +1,9 @@
 import type Docker from 'dockerode';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
 import { createContainerActivities } from './containers.ts';
+import { createNotifyActivities, type NotifyDeps } from './notify.ts';
 import { createPostgresActivities } from './postgres.ts';
+import { createPruneActivities } from './prune.ts';
 import { createRestoreActivities } from './restore.ts';
 import { createRestorePostgresActivities } from './restore-postgres.ts';
 import { createStorageActivities } from './storage.ts';
@@ -13,10 +15,17 @@ export interface HostActivityDeps {
   docker: Docker;
   stopped: StoppedRecord;
   storeFor?: StoreFor;
+  /** The worker's webhooks and metrics; without them outcomes are only logged. */
+  notify?: NotifyDeps;
 }
 
 /** All activities a host's worker serves on its `dockvault.<host>` queue. */
-export function createHostActivities({ docker, stopped, storeFor = cachedStores() }: HostActivityDeps) {
+export function createHostActivities({
+  docker,
+  stopped,
+  storeFor = cachedStores(),
+  notify,
+}: HostActivityDeps) {
   return {
     ...createContainerActivities({ docker, stopped }),
     ...createTransferActivities({ docker, storeFor }),
@@ -25,5 +34,7 @@ export function createHostActivities({ docker, stopped, storeFor = cachedStores(
     ...createRestorePostgresActivities({ docker, storeFor }),
     ...createVerifyActivities({ storeFor }),
     ...createPostgresActivities({ docker, storeFor }),
+    ...createPruneActivities({ storeFor }),
+    ...createNotifyActivities(notify),
   };
 }

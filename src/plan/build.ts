@@ -27,6 +27,8 @@ export function buildPlan(
     },
     compression: def.compression,
     hooks: def.hooks,
+    retention: def.retention,
+    timeZone: def.schedule?.timezone ?? 'UTC',
   };
   if (def.type === 'standard') {
     return {

@@ -1,5 +1,6 @@
 // What a workflow is asked to do: names and settings only, never secrets (they stay on the worker).
 import type { Compression } from '../pipeline/compression.ts';
+import type { RetentionPolicy } from '../retention/policy.ts';
 import type { S3Target } from '../storage/store.ts';
 
 export interface HookPlan {
@@ -19,6 +20,10 @@ interface PlanBase {
   encryption: { recipients: string[]; recipientsFile?: string | undefined };
   compression: Compression;
   hooks: { preStop: HookPlan[]; postStart: HookPlan[] };
+  /** Applied by the prune step after every successful run; absent or empty keeps everything. */
+  retention?: RetentionPolicy | undefined;
+  /** Retention periods are wall-clock periods here (schedule.timezone, else UTC). */
+  timeZone?: string | undefined;
 }
 
 export type Staging = { mode: 'staged'; dir: string; minFreeMiB: number } | { mode: 'streaming' };
@@ -44,6 +49,18 @@ export interface PostgresBackupPlan extends PlanBase {
 }
 
 export type BackupPlan = StandardBackupPlan | PostgresBackupPlan;
+
+/** `dockvault prune` and the prune step of a backup: one definition's retention, applied in storage. */
+export interface PrunePlan {
+  definition: string;
+  host: string;
+  activityTaskQueue: string;
+  target: S3Target;
+  retention: RetentionPolicy;
+  timeZone: string;
+  /** Decide and report, delete nothing. */
+  dryRun: boolean;
+}
 
 /** One stored object of a backup, as the manifest records it. */
 export interface StoredObject {

@@ -3,6 +3,8 @@
 // is a type error here.
 import { proxyActivities, type WorkflowInfo } from '@temporalio/workflow';
 import type { ContainerActivities } from '../activities/containers.ts';
+import type { NotifyActivities } from '../activities/notify.ts';
+import type { PruneActivities } from '../activities/prune.ts';
 import type { RestoreActivities } from '../activities/restore.ts';
 import type { RestorePostgresActivities } from '../activities/restore-postgres.ts';
 import type { PostgresActivities } from '../activities/postgres.ts';
@@ -205,6 +207,28 @@ export function restorePostgresActivities(taskQueue: string) {
     restorePostgresGlobals: once.restorePostgresGlobals,
     restorePostgresDatabase: once.restorePostgresDatabase,
   };
+}
+
+export function pruneActivities(taskQueue: string) {
+  return proxyActivities<PruneActivities>({
+    taskQueue,
+    startToCloseTimeout: '30 minutes',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumAttempts: 3,
+      nonRetryableErrorTypes: ['StorageAccessError', 'BucketNotFoundError'],
+    },
+  });
+}
+
+/** Webhooks: a few quick attempts (each webhook has its own 10 s timeout); then the run goes on. */
+export function notifyActivities(taskQueue: string) {
+  return proxyActivities<NotifyActivities>({
+    taskQueue,
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 4 },
+  });
 }
 
 /** Sortable, unique per run, and the same on every replay. */

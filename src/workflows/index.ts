@@ -4,3 +4,4 @@ export { postgresBackupWorkflow } from './postgres-backup.ts';
 export { restoreVolumesWorkflow } from './restore-volumes.ts';
 export { verifyBackupWorkflow } from './verify-backup.ts';
 export { restorePostgresWorkflow } from './restore-postgres.ts';
+export { pruneWorkflow } from './prune.ts';

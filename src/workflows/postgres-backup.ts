@@ -7,7 +7,9 @@ import {
   storageActivities,
 } from './activity-proxies.ts';
 import { hostCompressionFor } from '../postgres/compression.ts';
+import { reportOutcome } from './notify.ts';
 import { trackProgress } from './progress.ts';
+import { pruneAfterBackup } from './prune.ts';
 
 /**
  * A PostgreSQL backup: preflight (container running, server answering, databases present, target
@@ -74,8 +76,10 @@ export async function postgresBackupWorkflow(requested: PostgresBackupPlan): Pro
       notRunning: [],
       objects,
     });
+    progress.phase('pruning');
+    hookWarnings.push(...(await pruneAfterBackup(plan)));
     progress.phase('done');
-    return {
+    const result: BackupResult = {
       definition: plan.definition,
       backupId,
       downtimeMs: 0,
@@ -84,9 +88,12 @@ export async function postgresBackupWorkflow(requested: PostgresBackupPlan): Pro
       storedBytes: manifest.storedBytes,
       hookWarnings,
     };
+    await reportOutcome(plan, { backupId, startedAt }, { result });
+    return result;
   } catch (err) {
     progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
     await CancellationScope.nonCancellable(() => storage.discardIncompleteBackup({ plan, backupId }));
+    await reportOutcome(plan, { backupId, startedAt }, { error: err });
     throw err;
   }
 }

@@ -2,7 +2,9 @@ import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/wor
 import type { StagedArchive } from '../activities/transfer.ts';
 import type { BackupResult, StandardBackupPlan, StoredObject } from '../plan/types.ts';
 import { backupIdFor, containerActivities, dataActivities, storageActivities } from './activity-proxies.ts';
+import { reportOutcome } from './notify.ts';
 import { trackProgress } from './progress.ts';
+import { pruneAfterBackup } from './prune.ts';
 
 /**
  * A standard backup: preflight, stop the running containers, archive their volumes, ALWAYS restart
@@ -102,8 +104,10 @@ export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<
       notRunning: state.notRunning,
       objects,
     });
+    progress.phase('pruning');
+    hookWarnings.push(...(await pruneAfterBackup(plan)));
     progress.phase('done');
-    return {
+    const result: BackupResult = {
       definition: plan.definition,
       backupId,
       downtimeMs,
@@ -112,9 +116,12 @@ export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<
       storedBytes: manifest.storedBytes,
       hookWarnings,
     };
+    await reportOutcome(plan, { backupId, startedAt }, { result });
+    return result;
   } catch (err) {
     progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
     await CancellationScope.nonCancellable(() => storage.discardIncompleteBackup({ plan, backupId }));
+    await reportOutcome(plan, { backupId, startedAt }, { error: err });
     throw err;
   } finally {
     const staging = plan.staging;

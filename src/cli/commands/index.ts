@@ -2,6 +2,7 @@ import type { Command } from '../command.ts';
 import { configCommand } from './config.ts';
 import { keygenCommand } from './keygen.ts';
 import { listCommand } from './list.ts';
+import { pruneCommand } from './prune.ts';
 import { restoreCommand } from './restore.ts';
 import { runCommand } from './run.ts';
 import { schedulesCommand } from './schedules.ts';
@@ -15,6 +16,7 @@ export const commands: Record<string, Command> = {
   list: listCommand,
   restore: restoreCommand,
   verify: verifyCommand,
+  prune: pruneCommand,
   schedules: schedulesCommand,
   config: configCommand,
   keygen: keygenCommand,

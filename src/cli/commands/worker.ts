@@ -1,15 +1,24 @@
 import { parseArgs } from 'node:util';
 import { hostTaskQueue } from '../../config/index.ts';
+import { nextPortAddress, parseListenAddress } from '../../metrics/server.ts';
+import { buildPlan } from '../../plan/build.ts';
+import { UsageError } from '../command.ts';
 import { parseDurationFlag } from '../duration.ts';
 import { runWorker } from '../../worker.ts';
 import type { Command } from '../command.ts';
 import { configOption, loadCliConfig } from '../load-config.ts';
 
 const help = `Usage: dockvault worker [--config FILE] [--host NAME] [--state-dir DIR] [--reconcile-interval 1m]
+                        [--metrics HOST:PORT [--temporal-metrics HOST:PORT]] [--stale-check-interval 1m]
 
 Runs the workflows, this host's Docker and data activities (queue dockvault.<host>) and the reconciler
 that restarts containers left stopped by workflows that no longer run. Secrets (S3 credentials) come
-from this process's environment or the AWS credential chain.`;
+from this process's environment or the AWS credential chain.
+
+--metrics 127.0.0.1:9464 serves Prometheus metrics at /metrics: dockvault's per-definition series and,
+appended, the Temporal SDK's worker metrics, whose own exporter listens on --temporal-metrics (default:
+the next port). Webhooks (notifications.webhooks) are sent by this worker; "stale" webhooks are
+checked every --stale-check-interval for this host's definitions.`;
 
 export const workerCommand: Command = {
   summary: 'run the worker for this Docker host',
@@ -21,6 +30,9 @@ export const workerCommand: Command = {
         host: { type: 'string' },
         'state-dir': { type: 'string' },
         'reconcile-interval': { type: 'string' },
+        metrics: { type: 'string' },
+        'temporal-metrics': { type: 'string' },
+        'stale-check-interval': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -30,6 +42,18 @@ export const workerCommand: Command = {
     }
     const config = await loadCliConfig(values.config);
     const host = values.host ?? config.host;
+    const metricsAddress = values.metrics;
+    if (values['temporal-metrics'] && !metricsAddress)
+      throw new UsageError('--temporal-metrics needs --metrics');
+    for (const flag of ['metrics', 'temporal-metrics'] as const) {
+      const text = values[flag];
+      if (text === undefined) continue;
+      try {
+        parseListenAddress(text);
+      } catch (err) {
+        throw new UsageError(`--${flag}: ${(err as Error).message}`);
+      }
+    }
     await runWorker({
       address: config.temporal.address,
       namespace: config.temporal.namespace,
@@ -37,6 +61,31 @@ export const workerCommand: Command = {
       hostTaskQueue: hostTaskQueue(host),
       stateDir: values['state-dir'] ?? process.env.DOCKVAULT_STATE_DIR ?? '/var/lib/dockvault/state',
       reconcileIntervalMs: parseDurationFlag(values['reconcile-interval'] ?? '1m', '--reconcile-interval'),
+      metrics: metricsAddress
+        ? {
+            address: metricsAddress,
+            temporalAddress: values['temporal-metrics'] ?? nextPortAddress(metricsAddress),
+          }
+        : undefined,
+      alerts: {
+        notify: {
+          webhooks: config.notifications.webhooks,
+          uiUrl: config.temporal.uiUrl,
+          namespace: config.temporal.namespace,
+        },
+        definitions: config.backupDefinitions
+          .filter((def) => def.host === host)
+          .map((def) => ({
+            definition: def.name,
+            type: def.type,
+            host: def.host,
+            target: buildPlan(config, def).target,
+          })),
+        staleCheckIntervalMs: parseDurationFlag(
+          values['stale-check-interval'] ?? '1m',
+          '--stale-check-interval',
+        ),
+      },
     });
     return 0;
   },
