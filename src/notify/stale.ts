@@ -2,7 +2,8 @@
 // none, the worker's start) is older than a webhook's `staleAfter`. Each stale episode alerts once per
 // webhook (until a newer backup appears). The same scan seeds the last-success metric after a restart.
 import type { BackupMetrics } from '../metrics/backup-metrics.ts';
-import { listBackups } from '../storage/manifest.ts';
+import { readManifest } from '../storage/manifest.ts';
+import { CorruptManifestError, ObjectNotFoundError } from '../storage/store.ts';
 import type { BackupStore, S3Target } from '../storage/store.ts';
 import type { StaleNotice } from './outcome.ts';
 import { deliverWebhook, type WebhookTarget } from './webhook.ts';
@@ -23,6 +24,30 @@ export interface StaleCheckOptions {
   startedAt?: Date;
 }
 
+/**
+ * The newest complete backup of a definition: one listing of its backup ids (they sort by time) and
+ * manifest reads from the newest down, skipping runs in progress and unreadable manifests.
+ */
+export async function newestBackup(
+  store: BackupStore,
+  definition: string,
+): Promise<{ backupId: string; finishedAt: string } | undefined> {
+  const ids = (await store.listPrefixes(`${definition}/`))
+    .map((p) => p.slice(definition.length + 1, -1))
+    .sort()
+    .reverse();
+  for (const backupId of ids) {
+    try {
+      const manifest = await readManifest(store, definition, backupId);
+      return { backupId, finishedAt: manifest.finishedAt };
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError || err instanceof CorruptManifestError) continue;
+      throw err;
+    }
+  }
+  return undefined;
+}
+
 /** One pass; returns the notices sent. `alerted` remembers episodes across passes. */
 export async function checkStale(
   opts: StaleCheckOptions,
@@ -34,8 +59,7 @@ export async function checkStale(
   for (const def of opts.definitions) {
     let newest: { backupId: string; finishedAt: string } | undefined;
     try {
-      const found = (await listBackups(opts.storeFor(def.target), def.definition)).find((b) => b.manifest);
-      if (found?.manifest) newest = { backupId: found.backupId, finishedAt: found.manifest.finishedAt };
+      newest = await newestBackup(opts.storeFor(def.target), def.definition);
     } catch (err) {
       opts.log(`stale check: cannot list backups of ${def.definition}: ${(err as Error).message}`);
       continue;

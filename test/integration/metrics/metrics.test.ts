@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { runCli, startWorker } from '../../helpers/worker-process.ts';
 
 let env: BackupTestEnv;
@@ -76,5 +77,17 @@ test('worker --metrics serves dockvault series per definition plus the SDK worke
   assert.match(text, /\ntemporal_\w+/);
   assert.match(await (await fetch(`http://127.0.0.1:${sdk}/metrics`)).text(), /temporal_\w+/);
   assert.equal((await fetch(`http://127.0.0.1:${ours}/other`)).status, 404);
+  await env.worker.stop();
+
+  // A restarted worker reads the last success from storage (newest manifest): no false staleness.
+  env.worker = await startWorker(env.configPath, env.stateDir, ['--metrics', `127.0.0.1:${ours}`]);
+  const seeded = async () =>
+    sample(
+      await (await fetch(`http://127.0.0.1:${ours}/metrics`)).text(),
+      'dockvault_last_success_timestamp_seconds',
+      'good',
+    );
+  await waitFor(async () => (await seeded()) !== undefined, 30_000, 'the seeded last-success metric');
+  assert.ok(Math.abs((await seeded())! - last) < 1, 'the manifest finish time');
   await env.worker.stop();
 });
