@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, rm, statfs } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import type { Readable, TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { dirname } from 'node:path';
 import type Docker from 'dockerode';
 import { containersUsingVolume } from './containers.ts';
 import { BoundedTail, lastLines } from './demux.ts';
@@ -164,6 +165,21 @@ async function archiveOnHost(docker: Docker, volume: string, signal?: AbortSigna
 }
 
 /**
+ * tar reports a full disk as a short write ("Wrote only 4096 of 10240 bytes"), without the cause:
+ * name it, since it is the one failure the user fixes by hand.
+ */
+async function explainFullDisk(err: unknown, volume: string, dir: string): Promise<unknown> {
+  const fs = await statfs(dir).catch(() => undefined);
+  if (!fs || fs.bavail * fs.bsize >= 1024 * 1024) return err;
+  return new ArchiveError(
+    volume,
+    `${(err as Error).message.trim()}: no space left on device in ${dir} (${fs.bavail * fs.bsize} bytes free)`,
+    true,
+    { cause: err },
+  );
+}
+
+/**
  * 'host' to a file: tar writes into the file descriptor itself, so no byte passes through Node and
  * the archive (the time containers are stopped) runs at tar's own disk speed.
  */
@@ -182,7 +198,9 @@ async function archiveOnHostToFile(
   }, 100);
   try {
     const tar = await spawnHostTar(docker, volume, opts.signal, handle.fd);
-    await tar.done;
+    await tar.done.catch(async (err: unknown) => {
+      throw await explainFullDisk(err, volume, dirname(path));
+    });
     const { size } = await handle.stat();
     opts.onProgress?.(size);
     return size;
