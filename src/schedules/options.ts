@@ -103,10 +103,14 @@ function canonical(value: unknown): string {
  * (same workflow type, queue, plan, search attributes, summary), with workflow id `backup-<name>`
  * to which Temporal appends the scheduled time.
  */
-export function desiredSchedule(config: Config, def: BackupDefinition): DesiredSchedule | undefined {
+export function desiredSchedule(
+  config: Config,
+  def: BackupDefinition,
+  env: NodeJS.ProcessEnv = process.env,
+): DesiredSchedule | undefined {
   const schedule = def.schedule;
   if (!schedule) return undefined;
-  const plan = buildPlan(config, def);
+  const plan = buildPlan(config, def, env);
   const { workflowType, typedSearchAttributes, ...start } = backupWorkflowOptions(
     config.temporal.taskQueue,
     plan,

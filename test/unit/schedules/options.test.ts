@@ -37,7 +37,7 @@ const daily = `    schedule:
 test('a schedule maps onto spec, policies, state and the same workflow start as `run`', () => {
   const c = config(daily);
   const def = c.backupDefinitions[0]!;
-  const desired = desiredSchedule(c, def)!;
+  const desired = desiredSchedule(c, def, env)!;
   const { options } = desired;
   assert.equal(options.scheduleId, 'dockvault-site');
   assert.equal(scheduleIdFor('site'), 'dockvault-site');
@@ -62,13 +62,13 @@ test('a schedule maps onto spec, policies, state and the same workflow start as 
   assert.equal(options.action.memo.configHash, desired.configHash);
   assert.match(options.action.memo.spec, /cron "0 3 \* \* \*", every 6h, in Europe\/Berlin, jitter 5m/);
 
-  assert.equal(desiredSchedule(c, c.backupDefinitions[1]!), undefined, 'no schedule, nothing desired');
+  assert.equal(desiredSchedule(c, c.backupDefinitions[1]!, env), undefined, 'no schedule, nothing desired');
 });
 
 test('the config hash is stable and changes with the spec, the policies, the plan and paused', () => {
   const hash = (schedule: string, mutate?: (yaml: string) => string) => {
     const c = config(mutate ? mutate(schedule) : schedule);
-    return desiredSchedule(c, c.backupDefinitions[0]!)!.configHash;
+    return desiredSchedule(c, c.backupDefinitions[0]!, env)!.configHash;
   };
   const base = hash(daily);
   assert.equal(hash(daily), base);
