@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../../src/config/index.ts';
+import { generateIdentity } from '../../../src/pipeline/age/keys.ts';
 
 /** A valid standard definition; `body` adds keys at definition level (4 spaces) from line 6 on. */
 const std = (body = '') => `backupDefinitions:
@@ -562,7 +563,7 @@ backupDefinitions:
   });
 
   it('never echoes a private age identity', () => {
-    const secret = 'AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQ';
+    const secret = generateIdentity().identity;
     const err = parseError(top(`encryption: { recipients: [${secret}] }`));
     assert.ok(!err.message.includes(secret));
   });
