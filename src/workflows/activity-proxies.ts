@@ -1,7 +1,7 @@
 // How the workflows call activities: which queue, which timeouts, which retries. Activities that touch
 // a Docker host run on that host's queue; their types come from the factories, so a renamed activity
 // is a type error here.
-import { proxyActivities, type WorkflowInfo } from '@temporalio/workflow';
+import { proxyActivities, type ActivityOptions, type WorkflowInfo } from '@temporalio/workflow';
 import type { ContainerActivities } from '../activities/containers.ts';
 import type { NotifyActivities } from '../activities/notify.ts';
 import type { PruneActivities } from '../activities/prune.ts';
@@ -15,6 +15,40 @@ import { newBackupId } from '../storage/layout.ts';
 
 const notRetryable = ['ContainerNotFoundError', 'VolumeNotFoundError', 'PreflightError', 'HookFailedError'];
 
+/** Short calls: minutes at most, a few quick retries. */
+function quickCall(taskQueue: string, nonRetryableErrorTypes: string[]): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: '10 minutes',
+    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
+  };
+}
+
+/** Activities that move data: long, heartbeating, retried across a minute-long storage outage. */
+function movingData(taskQueue: string, nonRetryableErrorTypes: string[]): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    // Short enough that a killed worker's attempt is retried elsewhere within seconds, not minutes.
+    heartbeatTimeout: '10 seconds',
+    // 2 + 4 + 8 + 16 + 32 s between six attempts.
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumAttempts: 6,
+      nonRetryableErrorTypes,
+    },
+  };
+}
+
+/** Restarts and clean-ups whose failure would leave a service down: retried for minutes. */
+const persistentRetry = {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  maximumAttempts: 20,
+};
+
 export function containerActivities(taskQueue: string, stopTimeoutSeconds: number) {
   const quick = proxyActivities<ContainerActivities>({
     taskQueue,
@@ -25,12 +59,7 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
   const restart = proxyActivities<ContainerActivities>({
     taskQueue,
     startToCloseTimeout: '2 minutes',
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: 20,
-    },
+    retry: persistentRetry,
   });
   return {
     inspectBackupSources: quick.inspectBackupSources,
@@ -42,19 +71,7 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
 }
 
 export function dataActivities(taskQueue: string) {
-  const options = {
-    taskQueue,
-    startToCloseTimeout: '24 hours',
-    // Short enough that a killed worker's attempt is retried elsewhere within seconds, not minutes.
-    heartbeatTimeout: '10 seconds',
-    // 2 + 4 + 8 + 16 + 32 s between six attempts: rides out a minute-long storage outage.
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumAttempts: 6,
-      nonRetryableErrorTypes: notRetryable,
-    },
-  };
+  const options = movingData(taskQueue, notRetryable);
   const data = proxyActivities<TransferActivities>(options);
   // While containers are stopped every retry is downtime: one more attempt (a dead worker's), then
   // restart them and fail the run rather than keep the application down.
@@ -130,33 +147,13 @@ const restoreNotRetryable = [
 ];
 
 export function restoreActivities(taskQueue: string) {
-  const quick = proxyActivities<RestoreActivities>({
-    taskQueue,
-    startToCloseTimeout: '10 minutes',
-    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: restoreNotRetryable },
-  });
-  const moving = proxyActivities<RestoreActivities>({
-    taskQueue,
-    startToCloseTimeout: '24 hours',
-    heartbeatTimeout: '10 seconds',
-    // 2 + 4 + 8 + 16 + 32 s between six attempts: rides out a minute-long storage outage.
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumAttempts: 6,
-      nonRetryableErrorTypes: restoreNotRetryable,
-    },
-  });
+  const quick = proxyActivities<RestoreActivities>(quickCall(taskQueue, restoreNotRetryable));
+  const moving = proxyActivities<RestoreActivities>(movingData(taskQueue, restoreNotRetryable));
   // Clean-up keeps a volume from being left without its data directory: retried like a restart.
   const settling = proxyActivities<RestoreActivities>({
     taskQueue,
     startToCloseTimeout: '1 hour',
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: 20,
-    },
+    retry: persistentRetry,
   });
   return {
     loadVolumeRestore: quick.loadVolumeRestore,
@@ -168,32 +165,13 @@ export function restoreActivities(taskQueue: string) {
 }
 
 export function verifyActivities(taskQueue: string) {
-  const quick = proxyActivities<VerifyActivities>({
-    taskQueue,
-    startToCloseTimeout: '10 minutes',
-    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: restoreNotRetryable },
-  });
-  const moving = proxyActivities<VerifyActivities>({
-    taskQueue,
-    startToCloseTimeout: '24 hours',
-    heartbeatTimeout: '10 seconds',
-    // 2 + 4 + 8 + 16 + 32 s between six attempts: rides out a minute-long storage outage.
-    retry: {
-      initialInterval: '2 seconds',
-      backoffCoefficient: 2,
-      maximumAttempts: 6,
-      nonRetryableErrorTypes: restoreNotRetryable,
-    },
-  });
+  const quick = proxyActivities<VerifyActivities>(quickCall(taskQueue, restoreNotRetryable));
+  const moving = proxyActivities<VerifyActivities>(movingData(taskQueue, restoreNotRetryable));
   return { listBackupsToVerify: quick.listBackupsToVerify, verifyObject: moving.verifyObject };
 }
 
 export function restorePostgresActivities(taskQueue: string) {
-  const quick = proxyActivities<RestorePostgresActivities>({
-    taskQueue,
-    startToCloseTimeout: '10 minutes',
-    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: restoreNotRetryable },
-  });
+  const quick = proxyActivities<RestorePostgresActivities>(quickCall(taskQueue, restoreNotRetryable));
   // A restore that fails half-way is not resumed or repeated: pg_restore into a half-filled database
   // would fail differently. The preflight caught what it could; the rest is reported as it happened.
   const once = proxyActivities<RestorePostgresActivities>({
