@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { livenessHeartbeat } from './activities/heartbeat.ts';
 import { createHostActivities } from './activities/index.ts';
 import type { NotifySettings } from './activities/notify.ts';
 import { cachedStores } from './activities/stores.ts';
@@ -64,6 +65,9 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       connection,
       namespace: settings.namespace,
       taskQueue: settings.hostTaskQueue,
+      interceptors: { activity: [livenessHeartbeat] },
+      // Beats reach Temporal within 2 s: a cancellation reaches the activity, and progress the UI, that fast.
+      maxHeartbeatThrottleInterval: '2 seconds',
       activities: createHostActivities({
         docker,
         stopped,

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 
 export interface TransferProgress {
   phase: string;
@@ -8,30 +9,52 @@ export interface TransferProgress {
   bytesPerSecond: number;
 }
 
+/** How often every activity tells Temporal its worker is alive. */
+const BEAT_MS = 1000;
+
+/** What an activity's next heartbeat carries: its latest progress, if it reports any. */
+const detailsOf = new WeakMap<Context, () => unknown>();
+
 /**
- * Heartbeats byte progress every second: the heartbeat tells Temporal the worker is alive (a killed
- * worker's attempt is retried elsewhere), carries cancellation back in, and its details are the
- * progress the CLI and the Web UI show. It beats on a timer, not per chunk, so a slow phase with no
- * new bytes (tar walking many small files) is not mistaken for a dead worker.
+ * Every activity of the host worker heartbeats on a timer while it runs, whatever it does: a worker
+ * SIGKILLed in the middle of a container stop is noticed after the heartbeat timeout (seconds), not
+ * after the start-to-close timeout (minutes) while the application stays stopped. The beat carries
+ * the progress the activity registered with `progressHeartbeat`, so the CLI and the Web UI keep
+ * showing it, and it is what brings a cancellation into the activity.
+ */
+export const livenessHeartbeat: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      const timer = setInterval(() => ctx.heartbeat(detailsOf.get(ctx)?.()), BEAT_MS);
+      try {
+        return await next(input);
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  },
+});
+
+/**
+ * Byte progress for the liveness heartbeat to carry. It is sampled on the beat, not sent per chunk,
+ * so a slow phase with no new bytes (tar walking many small files) is not mistaken for a dead worker.
  */
 export function progressHeartbeat(phase: string, subject: string, totalBytes?: number) {
   const context = Context.current();
   const started = Date.now();
   let bytes = 0;
-  const beat = () => {
+  const details = (): TransferProgress => {
     const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-    const details: TransferProgress = { phase, subject, bytes, totalBytes, bytesPerSecond: bytes / seconds };
-    context.heartbeat(details);
+    return { phase, subject, bytes, totalBytes, bytesPerSecond: bytes / seconds };
   };
-  beat();
-  const timer = setInterval(beat, 1000);
+  detailsOf.set(context, details);
+  context.heartbeat(details());
   return {
     update: (now: number) => {
       bytes = now;
     },
     stop: () => {
-      clearInterval(timer);
-      beat();
+      context.heartbeat(details());
     },
     signal: context.cancellationSignal,
   };

@@ -1,7 +1,12 @@
 // How the workflows call activities: which queue, which timeouts, which retries. Activities that touch
 // a Docker host run on that host's queue; their types come from the factories, so a renamed activity
 // is a type error here.
-import { proxyActivities, type ActivityOptions, type WorkflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  proxyActivities,
+  type ActivityOptions,
+  type WorkflowInfo,
+} from '@temporalio/workflow';
 import type { ContainerActivities } from '../activities/containers.ts';
 import type { NotifyActivities } from '../activities/notify.ts';
 import type { PruneActivities } from '../activities/prune.ts';
@@ -15,22 +20,33 @@ import { newBackupId } from '../storage/layout.ts';
 
 const notRetryable = ['ContainerNotFoundError', 'VolumeNotFoundError', 'PreflightError', 'HookFailedError'];
 
+/**
+ * Every host activity heartbeats each second (the worker's liveness interceptor), so whatever it is
+ * doing, a killed worker's attempt is retried elsewhere within seconds, not after its start-to-close
+ * timeout while the application stays stopped.
+ */
+const heartbeatTimeout = '10 seconds';
+
 /** Short calls: minutes at most, a few quick retries. */
 function quickCall(taskQueue: string, nonRetryableErrorTypes: string[]): ActivityOptions {
   return {
     taskQueue,
     startToCloseTimeout: '10 minutes',
+    heartbeatTimeout,
     retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
   };
 }
 
-/** Activities that move data: long, heartbeating, retried across a minute-long storage outage. */
+/**
+ * Activities that move data: long, retried across a minute-long storage outage. A cancelled one is
+ * waited for until it has stopped writing, so the clean-up after it finds everything it left.
+ */
 function movingData(taskQueue: string, nonRetryableErrorTypes: string[]): ActivityOptions {
   return {
     taskQueue,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     startToCloseTimeout: '24 hours',
-    // Short enough that a killed worker's attempt is retried elsewhere within seconds, not minutes.
-    heartbeatTimeout: '10 seconds',
+    heartbeatTimeout,
     // 2 + 4 + 8 + 16 + 32 s between six attempts.
     retry: {
       initialInterval: '2 seconds',
@@ -53,12 +69,14 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
   const quick = proxyActivities<ContainerActivities>({
     taskQueue,
     startToCloseTimeout: `${stopTimeoutSeconds + 60} seconds`,
+    heartbeatTimeout,
     retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: notRetryable },
   });
   // Restarting is the promise we keep whatever happens: retry for minutes, then the reconciler takes over.
   const restart = proxyActivities<ContainerActivities>({
     taskQueue,
     startToCloseTimeout: '2 minutes',
+    heartbeatTimeout,
     retry: persistentRetry,
   });
   return {
@@ -93,13 +111,15 @@ export function postgresActivities(taskQueue: string) {
   const preflight = proxyActivities<PostgresActivities>({
     taskQueue,
     startToCloseTimeout: '5 minutes',
+    heartbeatTimeout,
     retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: notRetryable },
   });
   const dumps = proxyActivities<PostgresActivities>({
     taskQueue,
     // No per-definition timeout in the plan yet: generous, the heartbeat catches a dead worker.
     startToCloseTimeout: '12 hours',
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout,
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
       initialInterval: '5 seconds',
       backoffCoefficient: 2,
@@ -118,6 +138,7 @@ export function storageActivities(taskQueue: string) {
   return proxyActivities<StorageActivities>({
     taskQueue,
     startToCloseTimeout: '5 minutes',
+    heartbeatTimeout,
     retry: {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,
@@ -153,6 +174,7 @@ export function restoreActivities(taskQueue: string) {
   const settling = proxyActivities<RestoreActivities>({
     taskQueue,
     startToCloseTimeout: '1 hour',
+    heartbeatTimeout,
     retry: persistentRetry,
   });
   return {
@@ -177,7 +199,7 @@ export function restorePostgresActivities(taskQueue: string) {
   const once = proxyActivities<RestorePostgresActivities>({
     taskQueue,
     startToCloseTimeout: '24 hours',
-    heartbeatTimeout: '20 seconds',
+    heartbeatTimeout,
     retry: { maximumAttempts: 1 },
   });
   return {
@@ -191,6 +213,7 @@ export function pruneActivities(taskQueue: string) {
   return proxyActivities<PruneActivities>({
     taskQueue,
     startToCloseTimeout: '30 minutes',
+    heartbeatTimeout,
     retry: {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,
@@ -205,6 +228,7 @@ export function notifyActivities(taskQueue: string) {
   return proxyActivities<NotifyActivities>({
     taskQueue,
     startToCloseTimeout: '1 minute',
+    heartbeatTimeout,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 4 },
   });
 }

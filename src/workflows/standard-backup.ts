@@ -4,6 +4,7 @@ import type { BackupResult, StandardBackupPlan, StoredObject } from '../plan/typ
 import { backupIdFor, containerActivities, dataActivities, storageActivities } from './activity-proxies.ts';
 import { reportOutcome } from './notify.ts';
 import { trackProgress } from './progress.ts';
+import { WhileStopped } from './while-stopped.ts';
 import { pruneAfterBackup } from './prune.ts';
 
 /**
@@ -23,6 +24,7 @@ export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<
   const hookWarnings: string[] = [];
   const stopped: string[] = [];
   const staged = new Map<string, StagedArchive>();
+  const whileStopped = new WhileStopped();
   let downtimeMs = 0;
 
   try {
@@ -47,16 +49,19 @@ export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<
       if (plan.staging.mode === 'staged') {
         progress.phase('archiving volumes to staging');
         for (const volume of plan.volumes) {
+          const stagingDir = plan.staging.dir;
           staged.set(
             volume,
-            await data.archiveVolumeToStaging({ volume, stagingDir: plan.staging.dir, backupId }),
+            await whileStopped.call(() => data.archiveVolumeToStaging({ volume, stagingDir, backupId })),
           );
         }
         await docker.checkStillStopped(stopped);
       } else {
         progress.phase('streaming volumes to storage');
         for (const volume of plan.volumes) {
-          objects.push(await data.streamVolumeToStorage({ plan, recipients, backupId, volume }));
+          objects.push(
+            await whileStopped.call(() => data.streamVolumeToStorage({ plan, recipients, backupId, volume })),
+          );
         }
         await docker.checkStillStopped(stopped);
       }
@@ -120,13 +125,19 @@ export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<
     return result;
   } catch (err) {
     progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
-    await CancellationScope.nonCancellable(() => storage.discardIncompleteBackup({ plan, backupId }));
+    await CancellationScope.nonCancellable(async () => {
+      await whileStopped.settled();
+      await storage.discardIncompleteBackup({ plan, backupId });
+    });
     await reportOutcome(plan, { backupId, startedAt }, { error: err });
     throw err;
   } finally {
     const staging = plan.staging;
     if (staging.mode === 'staged') {
-      await CancellationScope.nonCancellable(() => data.removeStaging({ stagingDir: staging.dir, backupId }));
+      await CancellationScope.nonCancellable(async () => {
+        await whileStopped.settled();
+        await data.removeStaging({ stagingDir: staging.dir, backupId });
+      });
     }
   }
 }
