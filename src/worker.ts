@@ -48,7 +48,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       ? await startMetricsServer({
           address: settings.metrics.address,
           temporalAddress: settings.metrics.temporalAddress,
-          render: () => metrics.registry.render(),
+          render: () => metrics.registry.metrics(),
         })
       : undefined;
   const connection = await NativeConnection.connect({ address: settings.address });

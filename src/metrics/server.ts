@@ -24,7 +24,7 @@ export interface MetricsServer {
 
 export async function startMetricsServer(opts: {
   address: string;
-  render: () => string;
+  render: () => Promise<string>;
   /** The SDK exporter's address, appended to every scrape when it answers. */
   temporalAddress?: string | undefined;
 }): Promise<MetricsServer> {
@@ -36,7 +36,13 @@ export async function startMetricsServer(opts: {
       return;
     }
     void (async () => {
-      let body = opts.render();
+      let body: string;
+      try {
+        body = await opts.render();
+      } catch (err) {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`dockvault: ${(err as Error).message}\n`);
+        return;
+      }
       if (sdkUrl) {
         try {
           const sdk = await fetch(sdkUrl, { signal: AbortSignal.timeout(2000) });
