@@ -7,7 +7,7 @@ import { createS3Store } from '../../src/storage/s3-store.ts';
 import type { BackupStore } from '../../src/storage/store.ts';
 import { DockerFixtures } from './docker-fixtures.ts';
 import { scratchDir, uniqueTag } from './scratch.ts';
-import { stack } from './stack-env.ts';
+import { s3TestTarget, stack } from './stack-env.ts';
 import { runCli, startWorker, type WorkerProcess } from './worker-process.ts';
 
 /**
@@ -48,15 +48,7 @@ export class BackupTestEnv {
   }
 
   s3Target() {
-    return {
-      bucket: stack.s3Bucket,
-      prefix: this.tag,
-      endpoint: stack.s3Endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      partSizeMiB: 5,
-      queueSize: 4,
-    };
+    return s3TestTarget(this.tag, { queueSize: 4 });
   }
 
   /** Writes the config file: the given definitions plus this environment's stack settings. */

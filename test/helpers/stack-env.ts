@@ -1,4 +1,6 @@
 // What the integration tests need from the local stack (scripts/stack.sh up writes it to .stack/env).
+import type { S3Target } from '../../src/storage/store.ts';
+
 function required(name: string): string {
   const value = process.env[name];
   if (!value) {
@@ -26,3 +28,17 @@ export const stack = {
     return required('DOCKVAULT_POSTGRES_IMAGE');
   },
 };
+
+/** The stack's S3 bucket under `prefix`, with parts small enough that a few MiB take several. */
+export function s3TestTarget(prefix: string, overrides: Partial<S3Target> = {}): S3Target {
+  return {
+    bucket: stack.s3Bucket,
+    prefix,
+    endpoint: stack.s3Endpoint,
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    forcePathStyle: true,
+    partSizeMiB: 5,
+    queueSize: 2,
+    ...overrides,
+  };
+}

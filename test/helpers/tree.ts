@@ -22,8 +22,15 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Everything a backup must preserve about a directory tree, keyed by relative path (the root is "."). */
-export async function describeTree(root: string): Promise<Map<string, TreeEntry>> {
+/**
+ * Everything a backup must preserve about a directory tree, keyed by relative path (the root is ".").
+ * Directory mtimes are left out unless asked for: a restore that extracts in another order, then
+ * swaps, changes them legitimately; a plain `tar -x` keeps them.
+ */
+export async function describeTree(
+  root: string,
+  options: { dirMtimes?: boolean } = {},
+): Promise<Map<string, TreeEntry>> {
   const entries = new Map<string, TreeEntry>();
   const inodes = new Map<bigint, string[]>();
   const walk = async (rel: string) => {
@@ -32,8 +39,7 @@ export async function describeTree(root: string): Promise<Map<string, TreeEntry>
     const base = { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
     const mtimeSec = Number(st.mtimeNs / 1_000_000_000n);
     if (st.isDirectory()) {
-      // A directory's mtime changes when its entries are extracted in a different order: not compared.
-      entries.set(rel, { type: 'dir', ...base, mtimeSec: 0 });
+      entries.set(rel, { type: 'dir', ...base, mtimeSec: options.dirMtimes ? mtimeSec : 0 });
       for (const name of (await readdir(abs)).sort()) await walk(rel === '.' ? name : `${rel}/${name}`);
     } else if (st.isSymbolicLink()) {
       entries.set(rel, { type: 'symlink', ...base, mode: 0, mtimeSec: 0, target: await readlink(abs) });
@@ -53,4 +59,32 @@ export async function describeTree(root: string): Promise<Map<string, TreeEntry>
   await walk('.');
   for (const paths of inodes.values()) for (const p of paths) entries.get(p)!.links = [...paths].sort();
   return entries;
+}
+
+/** What differs between two described trees, one line each: empty when they match. */
+export function diffTrees(expected: Map<string, TreeEntry>, actual: Map<string, TreeEntry>): string[] {
+  const problems: string[] = [];
+  for (const [path, want] of expected) {
+    const got = actual.get(path);
+    if (!got) {
+      problems.push(`${path}: missing`);
+      continue;
+    }
+    for (const key of [
+      'type',
+      'mode',
+      'uid',
+      'gid',
+      'mtimeSec',
+      'size',
+      'sha256',
+      'target',
+      'links',
+    ] as const) {
+      const [a, b] = [JSON.stringify(want[key]), JSON.stringify(got[key])];
+      if (a !== b) problems.push(`${path}: ${key} ${a} != ${b}`);
+    }
+  }
+  for (const path of actual.keys()) if (!expected.has(path)) problems.push(`${path}: unexpected`);
+  return problems;
 }

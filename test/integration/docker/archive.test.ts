@@ -11,7 +11,7 @@ import type { ArchiveMethod } from '../../../src/docker/archive.ts';
 import { ArchiveError, VolumeNotFoundError } from '../../../src/docker/errors.ts';
 import { estimateVolumeSize, inspectVolume } from '../../../src/docker/volumes.ts';
 import { Resources, docker } from './helpers.ts';
-import { diffTrees, readTree } from './tree-compare.ts';
+import { describeTree, diffTrees } from '../../helpers/tree.ts';
 
 const run = promisify(execFile);
 const res = new Resources();
@@ -92,7 +92,10 @@ for (const method of ['host', 'docker'] as const) {
     const out = join(scratch, `${method}-extracted`);
     await mkdir(out);
     await run('tar', ['-x', '--numeric-owner', '--same-permissions', '-f', file, '-C', out]);
-    const problems = diffTrees(await readTree(mountpoint), await readTree(out));
+    const problems = diffTrees(
+      await describeTree(mountpoint, { dirMtimes: true }),
+      await describeTree(out, { dirMtimes: true }),
+    );
     assert.deepEqual(problems, []);
     await rm(out, { recursive: true, force: true });
     await rm(file, { force: true });

@@ -19,20 +19,12 @@ import { writeManifest, type Manifest } from '../../../src/storage/manifest.ts';
 import { createS3Store, type S3Store } from '../../../src/storage/s3-store.ts';
 import type { S3Target } from '../../../src/storage/store.ts';
 import { uniqueTag } from '../../helpers/scratch.ts';
-import { stack } from '../../helpers/stack-env.ts';
+import { s3TestTarget, stack } from '../../helpers/stack-env.ts';
 
 const DAY = 86_400_000;
 const tag = uniqueTag('dvprune');
 const region = process.env.AWS_REGION ?? 'us-east-1';
-const target: S3Target = {
-  bucket: stack.s3Bucket,
-  prefix: tag,
-  endpoint: stack.s3Endpoint,
-  region,
-  forcePathStyle: true,
-  partSizeMiB: 5,
-  queueSize: 2,
-};
+const target: S3Target = s3TestTarget(tag);
 let store: S3Store;
 let raw: S3Client;
 

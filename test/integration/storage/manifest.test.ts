@@ -15,7 +15,7 @@ import type { Manifest } from '../../../src/storage/manifest.ts';
 import { createS3Store } from '../../../src/storage/s3-store.ts';
 import type { S3Store } from '../../../src/storage/s3-store.ts';
 import { CorruptManifestError, ObjectNotFoundError } from '../../../src/storage/store.ts';
-import { stack } from '../../helpers/stack-env.ts';
+import { s3TestTarget } from '../../helpers/stack-env.ts';
 
 const runPrefix = `test-storage-${randomBytes(4).toString('hex')}`;
 
@@ -83,15 +83,7 @@ describe('manifests on versitygw', () => {
   };
 
   before(async () => {
-    store = createS3Store({
-      bucket: stack.s3Bucket,
-      prefix: `${runPrefix}/backups`,
-      endpoint: stack.s3Endpoint,
-      region: process.env.AWS_REGION ?? 'us-east-1',
-      forcePathStyle: true,
-      partSizeMiB: 5,
-      queueSize: 2,
-    });
+    store = createS3Store(s3TestTarget(`${runPrefix}/backups`));
     // Written out of order: the listing must sort, not rely on S3's key order.
     for (const [id, hours] of [
       [ids.middle, 1],

@@ -17,7 +17,7 @@ import {
 import { createS3Store } from '../../../src/storage/s3-store.ts';
 import type { S3Store } from '../../../src/storage/s3-store.ts';
 import { StorageError } from '../../../src/storage/store.ts';
-import { stack } from '../../helpers/stack-env.ts';
+import { s3TestTarget, stack } from '../../helpers/stack-env.ts';
 
 const MiB = 1024 * 1024;
 const Bucket = `dockvault-locktest-${randomBytes(4).toString('hex')}`;
@@ -47,16 +47,9 @@ before(async () => {
       }),
     }),
   );
-  store = createS3Store({
-    bucket: Bucket,
-    prefix: 'locked',
-    endpoint: stack.s3Endpoint,
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    forcePathStyle: true,
-    partSizeMiB: 5,
-    queueSize: 2,
-    objectLock: { mode: 'GOVERNANCE', days: 1 },
-  });
+  store = createS3Store(
+    s3TestTarget('locked', { bucket: Bucket, objectLock: { mode: 'GOVERNANCE', days: 1 } }),
+  );
 });
 
 after(async () => {

@@ -14,21 +14,12 @@ import {
   StorageUnreachableError,
 } from '../../../src/storage/store.ts';
 import type { S3Target } from '../../../src/storage/store.ts';
-import { stack } from '../../helpers/stack-env.ts';
+import { s3TestTarget, stack } from '../../helpers/stack-env.ts';
 
 const runPrefix = `test-storage-${randomBytes(4).toString('hex')}`;
 
 function target(overrides: Partial<S3Target> = {}): S3Target {
-  return {
-    bucket: stack.s3Bucket,
-    prefix: runPrefix,
-    endpoint: stack.s3Endpoint,
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    forcePathStyle: true,
-    partSizeMiB: 5,
-    queueSize: 2,
-    ...overrides,
-  };
+  return s3TestTarget(runPrefix, overrides);
 }
 
 function assertNoSecret(message: string): void {

@@ -21,22 +21,13 @@ import {
   StorageError,
 } from '../../../src/storage/store.ts';
 import type { S3Target } from '../../../src/storage/store.ts';
-import { stack } from '../../helpers/stack-env.ts';
+import { s3TestTarget, stack } from '../../helpers/stack-env.ts';
 
 const MiB = 1024 * 1024;
 const runPrefix = `test-storage-${randomBytes(4).toString('hex')}`;
 
 function target(overrides: Partial<S3Target> = {}): S3Target {
-  return {
-    bucket: stack.s3Bucket,
-    prefix: runPrefix,
-    endpoint: stack.s3Endpoint,
-    region: process.env.AWS_REGION ?? 'us-east-1',
-    forcePathStyle: true,
-    partSizeMiB: 5,
-    queueSize: 2,
-    ...overrides,
-  };
+  return s3TestTarget(runPrefix, overrides);
 }
 
 /** `total` pseudo-random bytes in 1 MiB chunks, hashed as they are produced: never held whole. */
