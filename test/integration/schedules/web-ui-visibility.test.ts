@@ -54,8 +54,9 @@ test('a running backup shows its search attributes, summary, current phase and h
       for (const a of d.raw.pendingActivities ?? []) {
         const payload = a.heartbeatDetails?.payloads?.[0];
         if (!payload) continue;
-        const p = defaultPayloadConverter.fromPayload<TransferProgress>(payload);
-        if (p.bytes > 0 && /upload|encrypt/i.test(p.phase)) progress = p;
+        // Activities that report no progress beat with empty details, only to show they are alive.
+        const p = defaultPayloadConverter.fromPayload<TransferProgress | undefined>(payload);
+        if (p && p.bytes > 0 && /upload|encrypt/i.test(p.phase)) progress = p;
       }
       return progress !== undefined;
     },
