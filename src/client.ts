@@ -1,7 +1,8 @@
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { TemporalSettings } from './config/index.ts';
 import type { BackupPlan, RestorePostgresPlan, RestoreVolumesPlan, VerifyPlan } from './plan/types.ts';
 import { definitionKey, hostKey, typeKey } from './search-attributes.ts';
+import { definitionLockId } from './workflows/definition-lock.ts';
 import type {
   postgresBackupWorkflow,
   restorePostgresWorkflow,
@@ -61,22 +62,21 @@ export function backupWorkflowOptions(taskQueue: string, plan: BackupPlan) {
 }
 
 /**
- * Backup workflows of this definition (same host and workflow queue) running now, by a visibility
- * query: what `run` checks so that it does not start a second backup next to a scheduled one.
- * Visibility trails the server by about a second, so two starts in the same second can both pass.
+ * The run holding a definition's lock, read from the server itself, which a visibility query trails by
+ * about a second: what `run` checks to refuse before starting anything. The lock is the guarantee.
  */
-export async function runningBackups(client: Client, taskQueue: string, plan: BackupPlan): Promise<string[]> {
-  const quoted = (v: string) => JSON.stringify(v);
-  const query = [
-    `${definitionKey.name} = ${quoted(plan.definition)}`,
-    `${hostKey.name} = ${quoted(plan.host)}`,
-    `TaskQueue = ${quoted(taskQueue)}`,
-    `WorkflowType IN ("standardBackupWorkflow", "postgresBackupWorkflow")`,
-    `ExecutionStatus = "Running"`,
-  ].join(' AND ');
-  const ids: string[] = [];
-  for await (const w of client.workflow.list({ query })) ids.push(w.workflowId);
-  return ids;
+export async function definitionLockHolder(
+  client: Client,
+  scope: { host: string; definition: string },
+): Promise<string | undefined> {
+  try {
+    const lock = await client.workflow.getHandle(definitionLockId(scope)).describe();
+    if (lock.status.name !== 'RUNNING') return undefined;
+    return lock.parentExecution?.workflowId ?? lock.workflowId;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
 }
 
 export async function startBackup(

@@ -5,3 +5,4 @@ export { restoreVolumesWorkflow } from './restore-volumes.ts';
 export { verifyBackupWorkflow } from './verify-backup.ts';
 export { restorePostgresWorkflow } from './restore-postgres.ts';
 export { pruneWorkflow } from './prune.ts';
+export { definitionLockWorkflow } from './definition-lock.ts';

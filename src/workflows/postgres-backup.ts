@@ -10,6 +10,7 @@ import { hostCompressionFor } from '../postgres/compression.ts';
 import { reportOutcome } from './notify.ts';
 import { trackProgress } from './progress.ts';
 import { pruneAfterBackup } from './prune.ts';
+import { withDefinitionLock } from './definition-lock.ts';
 
 /**
  * A PostgreSQL backup: preflight (container running, server answering, databases present, target
@@ -19,6 +20,10 @@ import { pruneAfterBackup } from './prune.ts';
  * no manifest, no object and no unfinished upload.
  */
 export async function postgresBackupWorkflow(requested: PostgresBackupPlan): Promise<BackupResult> {
+  return withDefinitionLock(requested, () => postgresBackup(requested));
+}
+
+async function postgresBackup(requested: PostgresBackupPlan): Promise<BackupResult> {
   // pg_dump compresses by default: dockvault then only encrypts, and the manifest says so.
   const plan: PostgresBackupPlan = { ...requested, compression: hostCompressionFor(requested) };
   const { workflowId, runId } = workflowInfo();

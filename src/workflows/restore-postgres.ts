@@ -1,6 +1,7 @@
 import type { RestorePostgresPlan, RestorePostgresResult } from '../plan/types.ts';
 import { restorePostgresActivities } from './activity-proxies.ts';
 import { trackProgress } from './progress.ts';
+import { withDefinitionLock } from './definition-lock.ts';
 
 /**
  * Restores a PostgreSQL backup into a running server container: globals first (roles that exist are
@@ -8,6 +9,10 @@ import { trackProgress } from './progress.ts';
  * that exist are refused in the preflight unless the plan says clean.
  */
 export async function restorePostgresWorkflow(plan: RestorePostgresPlan): Promise<RestorePostgresResult> {
+  return withDefinitionLock(plan, () => restorePostgres(plan));
+}
+
+async function restorePostgres(plan: RestorePostgresPlan): Promise<RestorePostgresResult> {
   const progress = trackProgress(plan.definition, plan.backup);
   const pg = restorePostgresActivities(plan.activityTaskQueue);
   progress.phase('preflight');

@@ -3,6 +3,7 @@ import type { VolumeRestoreTarget } from '../activities/restore.ts';
 import type { RestoreResult, RestoreVolumesPlan } from '../plan/types.ts';
 import { containerActivities, restoreActivities } from './activity-proxies.ts';
 import { trackProgress } from './progress.ts';
+import { withDefinitionLock } from './definition-lock.ts';
 
 /**
  * Restores volumes of a standard backup. Everything slow and everything that can fail happens while
@@ -13,6 +14,10 @@ import { trackProgress } from './progress.ts';
  * failure before the swap leaves every volume untouched.
  */
 export async function restoreVolumesWorkflow(plan: RestoreVolumesPlan): Promise<RestoreResult> {
+  return withDefinitionLock(plan, () => restoreVolumes(plan));
+}
+
+async function restoreVolumes(plan: RestoreVolumesPlan): Promise<RestoreResult> {
   const { workflowId, runId } = workflowInfo();
   const restoreId = runId.replace(/-/g, '').slice(0, 12);
   const progress = trackProgress(plan.definition, plan.backup);

@@ -6,6 +6,7 @@ import { reportOutcome } from './notify.ts';
 import { trackProgress } from './progress.ts';
 import { WhileStopped } from './while-stopped.ts';
 import { pruneAfterBackup } from './prune.ts';
+import { withDefinitionLock } from './definition-lock.ts';
 
 /**
  * A standard backup: preflight, stop the running containers, archive their volumes, ALWAYS restart
@@ -13,6 +14,10 @@ import { pruneAfterBackup } from './prune.ts';
  * cancelled run restarts the containers and leaves no manifest and no half-written objects.
  */
 export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<BackupResult> {
+  return withDefinitionLock(plan, () => standardBackup(plan));
+}
+
+async function standardBackup(plan: StandardBackupPlan): Promise<BackupResult> {
   const { workflowId, runId } = workflowInfo();
   const backupId = backupIdFor(workflowInfo());
   const progress = trackProgress(plan.definition, backupId);

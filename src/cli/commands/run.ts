@@ -1,18 +1,19 @@
 import { parseArgs } from 'node:util';
-import { connectClient, runningBackups, startBackup, workflowUrl } from '../../client.ts';
+import { connectClient, definitionLockHolder, startBackup, workflowUrl } from '../../client.ts';
 import type { Config } from '../../config/index.ts';
 import { buildPlan } from '../../plan/build.ts';
 import { UsageError, type Command } from '../command.ts';
 import { followRuns, type Followed } from '../follow.ts';
 import { formatBytes, formatSeconds } from '../format.ts';
 import { configOption, loadCliConfig } from '../load-config.ts';
+import { definitionBusy } from '../../workflows/definition-lock.ts';
 
-const help = `Usage: dockvault run NAME... | --all [--config FILE] [--no-wait] [--force]
+const help = `Usage: dockvault run NAME... | --all [--config FILE] [--no-wait]
 
 Starts a backup of each named definition now and follows them with a progress line each, then prints
 a summary. Exit code 1 if any failed. --no-wait starts them and prints the workflow ids.
-A definition that already has a backup running (started by a schedule or another run) is refused and
-nothing is started (exit code 1); --force starts anyway.`;
+A definition that already has a backup or restore running (started by a schedule, another run or the
+temporal CLI) is refused and nothing is started (exit code 1).`;
 
 export function selectDefinitions(config: Config, names: string[], all: boolean) {
   if (all && names.length > 0) throw new UsageError('give definition names or --all, not both');
@@ -38,7 +39,6 @@ export const runCommand: Command = {
         ...configOption,
         all: { type: 'boolean' },
         'no-wait': { type: 'boolean' },
-        force: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -51,18 +51,14 @@ export const runCommand: Command = {
     const plans = definitions.map((def) => buildPlan(config, def));
     const client = await connectClient(config.temporal);
     try {
-      if (!values.force) {
-        let busy = false;
-        for (const plan of plans) {
-          const running = await runningBackups(client, config.temporal.taskQueue, plan);
-          if (running.length === 0) continue;
-          busy = true;
-          console.error(
-            `${plan.definition} already has a backup running: ${running.join(', ')}; not starting another (--force to start anyway)`,
-          );
-        }
-        if (busy) return 1;
+      let busy = false;
+      for (const plan of plans) {
+        const holder = await definitionLockHolder(client, plan);
+        if (holder === undefined) continue;
+        busy = true;
+        console.error(`${definitionBusy(plan.definition, holder)}; not starting a backup`);
       }
+      if (busy) return 1;
       const runs: Followed[] = [];
       for (const plan of plans) {
         const handle = await startBackup(client, config.temporal.taskQueue, plan);

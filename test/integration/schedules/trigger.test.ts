@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { waitForScheduledRun } from '../../helpers/wait.ts';
 import { runCli } from '../../helpers/worker-process.ts';
 
 const exec = promisify(execFile);
@@ -50,16 +50,7 @@ test('temporal schedule trigger runs a real backup; pause and unpause show in sc
   assert.match(await cli('schedules', 'sync'), new RegExp(`created\\s+${scheduleId}`));
 
   await temporal('trigger', '--schedule-id', scheduleId);
-  let workflowId = '';
-  await waitFor(
-    async () => {
-      const d = await client.schedule.getHandle(scheduleId).describe();
-      workflowId = d.info.recentActions[0]?.action.workflow.workflowId ?? '';
-      return workflowId !== '';
-    },
-    20_000,
-    'the triggered action',
-  );
+  const workflowId = await waitForScheduledRun(client, scheduleId);
   assert.ok(workflowId.startsWith(`backup-${name}-`), `scheduled run id ${workflowId}`);
   const result = (await client.workflow.getHandle(workflowId).result()) as {
     backupId: string;
