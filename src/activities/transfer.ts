@@ -71,6 +71,7 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
         compression: plan.compression,
         recipients,
         signal: progress.signal,
+        sizeHint: totalBytes,
         onProgress: progress.update,
       });
       // The producer's verdict: a tar that died early gives a short stream that looks complete.

@@ -11,6 +11,8 @@ export interface SealOptions {
   compression: Compression;
   recipients: string[];
   signal?: AbortSignal | undefined;
+  /** Plaintext size, if known: compression only shrinks it, so it bounds the stored size for the store. */
+  sizeHint?: number | undefined;
   /** Called with the plaintext bytes read so far. */
   onProgress?: ((plaintextBytes: number) => void) | undefined;
 }
@@ -40,7 +42,7 @@ export async function sealAndStore(source: Readable, options: SealOptions): Prom
     stored,
     { signal },
   );
-  const uploading = options.store.put(options.key, stored, { signal });
+  const uploading = options.store.put(options.key, stored, { signal, sizeHint: options.sizeHint });
   try {
     await Promise.all([flowing, uploading]);
   } catch (err) {

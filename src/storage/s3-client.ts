@@ -25,8 +25,17 @@ export const PREFLIGHT_TUNING: S3ClientTuning = {
   requestTimeoutMs: 10_000,
 };
 
+/** TLS, or an endpoint that never leaves the host: nothing on the way can alter a request unnoticed. */
+export function transportProtectsPayload(endpoint: string | undefined): boolean {
+  if (endpoint === undefined) return true; // AWS itself: https
+  const url = new URL(endpoint);
+  if (url.protocol === 'https:') return true;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export function createS3Client(target: S3Target, tuning: S3ClientTuning = DEFAULT_TUNING): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     region: target.region,
     forcePathStyle: target.forcePathStyle,
     maxAttempts: tuning.maxAttempts,
@@ -36,4 +45,19 @@ export function createS3Client(target: S3Target, tuning: S3ClientTuning = DEFAUL
     },
     ...(target.endpoint ? { endpoint: target.endpoint } : {}),
   });
+  if (transportProtectsPayload(target.endpoint)) {
+    // SigV4 otherwise signs a SHA-256 of every part: one more hash pass over every stored byte here, and
+    // one on the server (measured: 1.8 s of CPU per GB on the two). Each part still carries the SDK's
+    // CRC32, which the server checks, and the manifest holds our SHA-256 of the whole object.
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        const headers = (args.request as { headers?: Record<string, string> }).headers;
+        if (context.commandName === 'UploadPartCommand' && headers)
+          headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        return next(args);
+      },
+      { step: 'build', name: 'dockvaultUnsignedParts' },
+    );
+  }
+  return client;
 }

@@ -1,9 +1,8 @@
-// BackupStore on S3-compatible storage. Uploads stream through lib-storage's multipart Upload (bounded
-// memory: about partSize x queueSize) and never leave a multipart upload behind when they fail.
+// BackupStore on S3-compatible storage. Uploads stream as multipart uploads from reused part buffers
+// (bounded memory: about partSize x (queueSize + 1)) and never leave a multipart upload behind when they fail.
 import { randomUUID } from 'node:crypto';
 import { Transform, pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
-import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { text } from 'node:stream/consumers';
 import {
   AbortMultipartUploadCommand,
@@ -16,7 +15,7 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { uploadStream } from './multipart-upload.ts';
 import { createS3Client, PREFLIGHT_TUNING } from './s3-client.ts';
 import { errorName, toStorageError } from './s3-errors.ts';
 import { CorruptObjectError, DeleteObjectsError, ObjectNotFoundError, StorageError } from './store.ts';
@@ -94,71 +93,26 @@ export class S3Store implements BackupStore {
   async put(key: string, body: Readable, opts: PutOptions = {}): Promise<{ key: string; size: number }> {
     const fullKey = this.#full(key);
     const { signal } = opts;
-    if (signal?.aborted) {
-      body.destroy();
-      throw abortReason(signal);
-    }
-    let size = 0;
-    let sourceError: unknown;
-    const counted = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        size += chunk.length;
-        callback(null, chunk);
-      },
-    });
-    // The abort signal and source errors both end up destroying `counted`, which makes lib-storage's
-    // reader throw; lib-storage then waits for its in-flight parts and aborts the multipart upload
-    // before done() rejects (unlike its own abortController, which rejects before cleaning up).
-    // Recorded synchronously (before the pipeline reacts), so the source's own error is what put rejects
-    // with even when lib-storage fails before the pipeline has settled.
-    body.once('error', (err) => {
-      sourceError ??= err;
-    });
-    pipelineAsync(body, counted, signal ? { signal } : {}).catch(() => {
-      // Reported through sourceError / the signal / lib-storage's own rejection.
-    });
-    const upload = new Upload({
-      client: this.#client,
-      partSize: this.#target.partSizeMiB * MiB,
-      queueSize: this.#target.queueSize,
-      leavePartsOnError: false,
-      params: {
-        Bucket: this.#target.bucket,
-        Key: fullKey,
-        Body: counted,
-        ContentType: opts.contentType ?? 'application/octet-stream',
-        ...this.#lockParams(),
-      },
-    });
-    if (opts.onProgress) {
-      const onProgress = opts.onProgress;
-      upload.on('httpUploadProgress', (p) => {
-        if (p.loaded !== undefined) onProgress(p.loaded);
+    try {
+      const size = await uploadStream(body, {
+        client: this.#client,
+        params: {
+          Bucket: this.#target.bucket,
+          Key: fullKey,
+          ContentType: opts.contentType ?? 'application/octet-stream',
+          ...this.#lockParams(),
+        },
+        minPartSize: this.#target.partSizeMiB * MiB,
+        queueSize: this.#target.queueSize,
+        sizeHint: opts.sizeHint,
+        signal,
+        onProgress: opts.onProgress,
+        storageError: (err, what) => this.#error(err, what, key),
       });
-    }
-    try {
-      await upload.done();
+      return { key, size };
     } catch (err) {
-      counted.destroy();
-      body.destroy();
-      await this.#abortQuietly(fullKey, upload.uploadId);
       if (signal?.aborted) throw abortReason(signal);
-      sourceError ??= body.errored ?? undefined;
-      if (sourceError instanceof Error) throw sourceError;
-      throw this.#error(err, `upload of ${key}`, key);
-    }
-    return { key, size };
-  }
-
-  /** lib-storage already aborts on failure; this covers a failed abort request (S3 hiccup) once more. */
-  async #abortQuietly(fullKey: string, uploadId: string | undefined): Promise<void> {
-    if (!uploadId) return;
-    try {
-      await this.#client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.#target.bucket, Key: fullKey, UploadId: uploadId }),
-      );
-    } catch {
-      // NoSuchUpload: already aborted. Anything else: abortUnfinishedUploads (prune) sweeps it later.
+      throw err;
     }
   }
 

@@ -21,6 +21,8 @@ export interface ObjectInfo {
 
 export interface PutOptions {
   onProgress?: (bytesSent: number) => void;
+  /** Expected size in bytes, if known: lets the store choose parts that fit (S3 allows 10,000). */
+  sizeHint?: number | undefined;
   signal?: AbortSignal;
   contentType?: string;
 }

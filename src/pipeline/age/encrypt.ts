@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { KeyFormatError } from './errors.ts';
@@ -15,7 +15,7 @@ import { ChunkNonce, chunkSize, payloadKey, payloadNonceSize, sealChunk } from '
  * large writes are sealed straight from the caller's buffer without copying.
  */
 class AgeEncryptStream extends Transform {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
   readonly #nonce = new ChunkNonce();
   readonly #buf = Buffer.allocUnsafe(chunkSize);
   #fill = 0;
@@ -29,7 +29,7 @@ class AgeEncryptStream extends Transform {
       fileKey,
     );
     const nonce = randomBytes(payloadNonceSize);
-    this.#key = payloadKey(fileKey, nonce);
+    this.#key = createSecretKey(payloadKey(fileKey, nonce));
     this.#prefix = Buffer.concat([header, nonce]);
   }
 
