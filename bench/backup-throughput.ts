@@ -110,14 +110,16 @@ async function dockvaultBackup(definition: string, volume: string, container: st
     });
     const [latest] = await listBackups(store, definition);
     store.destroy();
-    return {
-      seconds,
-      rss,
-      downtimeMs: latest!.manifest!.downtimeMs,
-      stored: latest!.manifest!.totals.storedBytes,
-    };
+    const manifest = latest!.manifest!;
+    const at = (iso: string) => ((Date.parse(iso) - Date.parse(manifest.startedAt)) / 1000).toFixed(1);
+    const timeline = [
+      `workflow ${at(manifest.startedAt)}-${at(manifest.finishedAt)} s, downtime ${(manifest.downtimeMs / 1000).toFixed(2)} s`,
+      ...manifest.objects.map((o) => `${o.name}: upload ${at(o.startedAt)}-${at(o.finishedAt)} s`),
+    ].join('; ');
+    return { seconds, rss, downtimeMs: manifest.downtimeMs, stored: manifest.totals.storedBytes, timeline };
   } finally {
     await worker.stop();
+    if (env.DOCKVAULT_BENCH_WORKER_LOG) writeFileSync(env.DOCKVAULT_BENCH_WORKER_LOG, worker.output());
   }
 }
 
@@ -145,6 +147,7 @@ try {
   results.push(
     `data: ${(bytes / MB).toFixed(0)} MB (${GB} GB mixed), stored ${(ours.stored / MB).toFixed(0)} MB`,
     `dockvault run (wall, incl. stop/start and Temporal): ${ours.seconds.toFixed(1)} s = ${rate(bytes, ours.seconds)}`,
+    `  timeline (from the workflow's start): ${ours.timeline}`,
     `tar | zstd -3 -T0 | age:  ${pipeSeconds.toFixed(1)} s = ${rate(bytes, pipeSeconds)}  -> ratio ${(pipeSeconds / ours.seconds).toFixed(2)}x (target >= 0.8)`,
     `restic backup to S3:      ${resticSeconds.toFixed(1)} s = ${rate(bytes, resticSeconds)}  -> ratio ${(resticSeconds / ours.seconds).toFixed(2)}x (target >= 1.3)`,
     `downtime ${(ours.downtimeMs / 1000).toFixed(2)} s vs plain tar -c to disk ${tarSeconds.toFixed(2)} s -> ${(ours.downtimeMs / 1000 / tarSeconds).toFixed(2)}x (target <= 1.3)`,

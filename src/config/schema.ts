@@ -58,8 +58,17 @@ export const s3Schema = z
       .describe('S3 endpoint URL; when absent the AWS SDK default (or AWS_ENDPOINT_URL_S3) applies.'),
     region: z.string().min(1).default('us-east-1'),
     forcePathStyle: z.boolean().optional().describe('Default: true when endpoint is set, else false.'),
-    partSizeMiB: z.int().min(5, { error: 'S3 multipart parts must be at least 5 MiB' }).default(16),
-    queueSize: z.int().min(1).max(32).default(4).describe('Parallel part uploads per object.'),
+    partSizeMiB: z
+      .int()
+      .min(5, { error: 'S3 multipart parts must be at least 5 MiB' })
+      .default(8)
+      .describe('Size of the first parts; larger objects get larger parts (10,000 parts at most).'),
+    queueSize: z
+      .int()
+      .min(1)
+      .max(32)
+      .default(2)
+      .describe('Parallel part uploads per object; the worker holds queueSize + 1 parts in memory.'),
     objectLock: z
       .strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), days: positiveInt })
       .optional()

@@ -38,8 +38,8 @@ describe('loading the seed example', () => {
       prefix: 'backups',
       region: 'us-east-1',
       forcePathStyle: false,
-      partSizeMiB: 16,
-      queueSize: 4,
+      partSizeMiB: 8,
+      queueSize: 2,
     });
     assert.deepEqual(config.encryption, { recipients: [] });
     assert.deepEqual(config.staging, { mode: 'staged', dir: '/var/lib/dockvault/staging', minFreeMiB: 1024 });
@@ -80,7 +80,7 @@ describe('loading the full example', () => {
   it('accepts every option', async () => {
     const config = await loadConfigFile(new URL('dockvault.full.yml', examples).pathname, {});
     assert.equal(config.s3.endpoint, 'http://127.0.0.1:9000');
-    assert.equal(config.s3.partSizeMiB, 16);
+    assert.equal(config.s3.partSizeMiB, 8);
     assert.deepEqual(config.s3.objectLock, { mode: 'GOVERNANCE', days: 30 });
     assert.deepEqual(config.retention.keepWithin, { years: 1, months: 6, days: 0, hours: 0 });
     assert.equal(config.notifications.webhooks[0]?.staleAfter, 36 * 3600_000);
