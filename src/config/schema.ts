@@ -197,7 +197,7 @@ export const postgresSchema = z
     passwordFile: filePath.optional().describe('Worker-side file with the database password.'),
     format: z.enum(['custom', 'plain']).default('custom'),
     extraArgs: z.array(z.string()).default([]),
-    timeoutMinutes: positiveInt.optional(),
+    timeoutMinutes: positiveInt.optional().describe('Upper bound of one database dump.'),
   })
   .transform(({ databases, ...rest }) => ({ databases: databases ?? ('all' as const), ...rest }));
 

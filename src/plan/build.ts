@@ -29,6 +29,7 @@ export function buildPlan(
     hooks: def.hooks,
     retention: def.retention,
     timeZone: def.schedule?.timezone ?? 'UTC',
+    timeoutMinutes: def.timeoutMinutes,
   };
   if (def.type === 'standard') {
     return {
@@ -52,5 +53,6 @@ export function buildPlan(
     passwordFile: pg.passwordFile,
     format: pg.format,
     extraArgs: pg.extraArgs,
+    dumpTimeoutMinutes: pg.timeoutMinutes,
   };
 }

@@ -24,6 +24,8 @@ interface PlanBase {
   retention?: RetentionPolicy | undefined;
   /** Retention periods are wall-clock periods here (schedule.timezone, else UTC). */
   timeZone?: string | undefined;
+  /** The definition's timeoutMinutes: the run is stopped (and cleaned up) when it takes longer. */
+  timeoutMinutes?: number | undefined;
 }
 
 export type Staging = { mode: 'staged'; dir: string; minFreeMiB: number } | { mode: 'streaming' };
@@ -46,6 +48,8 @@ export interface PostgresBackupPlan extends PlanBase {
   passwordFile?: string | undefined;
   format: 'custom' | 'plain';
   extraArgs: string[];
+  /** postgres.timeoutMinutes: the bound of one database's dump. */
+  dumpTimeoutMinutes?: number | undefined;
 }
 
 export type BackupPlan = StandardBackupPlan | PostgresBackupPlan;

@@ -107,7 +107,8 @@ export function dataActivities(taskQueue: string) {
   };
 }
 
-export function postgresActivities(taskQueue: string) {
+/** `dumpTimeoutMinutes` bounds one database's dump (postgres.timeoutMinutes); unset, a generous 12 hours. */
+export function postgresActivities(taskQueue: string, dumpTimeoutMinutes?: number) {
   const preflight = proxyActivities<PostgresActivities>({
     taskQueue,
     startToCloseTimeout: '5 minutes',
@@ -116,8 +117,7 @@ export function postgresActivities(taskQueue: string) {
   });
   const dumps = proxyActivities<PostgresActivities>({
     taskQueue,
-    // No per-definition timeout in the plan yet: generous, the heartbeat catches a dead worker.
-    startToCloseTimeout: '12 hours',
+    startToCloseTimeout: dumpTimeoutMinutes === undefined ? '12 hours' : `${dumpTimeoutMinutes} minutes`,
     heartbeatTimeout,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {

@@ -11,6 +11,7 @@ import { reportOutcome } from './notify.ts';
 import { trackProgress } from './progress.ts';
 import { pruneAfterBackup } from './prune.ts';
 import { withDefinitionLock } from './definition-lock.ts';
+import { type ExplainFailure, withRunDeadline } from './run-deadline.ts';
 
 /**
  * A PostgreSQL backup: preflight (container running, server answering, databases present, target
@@ -20,16 +21,18 @@ import { withDefinitionLock } from './definition-lock.ts';
  * no manifest, no object and no unfinished upload.
  */
 export async function postgresBackupWorkflow(requested: PostgresBackupPlan): Promise<BackupResult> {
-  return withDefinitionLock(requested, () => postgresBackup(requested));
+  return withDefinitionLock(requested, () =>
+    withRunDeadline(requested, (explain) => postgresBackup(requested, explain)),
+  );
 }
 
-async function postgresBackup(requested: PostgresBackupPlan): Promise<BackupResult> {
+async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFailure): Promise<BackupResult> {
   // pg_dump compresses by default: dockvault then only encrypts, and the manifest says so.
   const plan: PostgresBackupPlan = { ...requested, compression: hostCompressionFor(requested) };
   const { workflowId, runId } = workflowInfo();
   const backupId = backupIdFor(workflowInfo());
   const progress = trackProgress(plan.definition, backupId);
-  const pg = postgresActivities(plan.activityTaskQueue);
+  const pg = postgresActivities(plan.activityTaskQueue, plan.dumpTimeoutMinutes);
   const storage = storageActivities(plan.activityTaskQueue);
   const hookTimeout = Math.max(
     0,
@@ -95,7 +98,8 @@ async function postgresBackup(requested: PostgresBackupPlan): Promise<BackupResu
     };
     await reportOutcome(plan, { backupId, startedAt }, { result });
     return result;
-  } catch (err) {
+  } catch (caught) {
+    const err = explain(caught);
     progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
     await CancellationScope.nonCancellable(() => storage.discardIncompleteBackup({ plan, backupId }));
     await reportOutcome(plan, { backupId, startedAt }, { error: err });

@@ -7,6 +7,7 @@ import { trackProgress } from './progress.ts';
 import { WhileStopped } from './while-stopped.ts';
 import { pruneAfterBackup } from './prune.ts';
 import { withDefinitionLock } from './definition-lock.ts';
+import { type ExplainFailure, withRunDeadline } from './run-deadline.ts';
 
 /**
  * A standard backup: preflight, stop the running containers, archive their volumes, ALWAYS restart
@@ -14,10 +15,10 @@ import { withDefinitionLock } from './definition-lock.ts';
  * cancelled run restarts the containers and leaves no manifest and no half-written objects.
  */
 export async function standardBackupWorkflow(plan: StandardBackupPlan): Promise<BackupResult> {
-  return withDefinitionLock(plan, () => standardBackup(plan));
+  return withDefinitionLock(plan, () => withRunDeadline(plan, (explain) => standardBackup(plan, explain)));
 }
 
-async function standardBackup(plan: StandardBackupPlan): Promise<BackupResult> {
+async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure): Promise<BackupResult> {
   const { workflowId, runId } = workflowInfo();
   const backupId = backupIdFor(workflowInfo());
   const progress = trackProgress(plan.definition, backupId);
@@ -128,7 +129,8 @@ async function standardBackup(plan: StandardBackupPlan): Promise<BackupResult> {
     };
     await reportOutcome(plan, { backupId, startedAt }, { result });
     return result;
-  } catch (err) {
+  } catch (caught) {
+    const err = explain(caught);
     progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
     await CancellationScope.nonCancellable(async () => {
       await whileStopped.settled();

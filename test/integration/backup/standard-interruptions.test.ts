@@ -28,14 +28,14 @@ afterEach(async () => {
 });
 
 /** Two running containers on a 16 MiB volume, a streaming definition through the proxy, a worker. */
-async function setUp(name: string) {
+async function setUp(name: string, definition: Record<string, unknown> = {}) {
   const { fixtures, tag } = env;
   const vol = await fixtures.volume(`${tag}-${name}`);
   await fixtures.sh([vol], `head -c 16777216 /dev/urandom > /${vol}/data`);
   const web = await fixtures.sleeper(`${tag}-${name}-web`, [vol]);
   const db = await fixtures.sleeper(`${tag}-${name}-db`, [vol]);
   await env.writeConfig(
-    [{ name, type: 'standard', containers: [web, db], volumes: [vol], staging: 'none' }],
+    [{ name, type: 'standard', containers: [web, db], volumes: [vol], staging: 'none', ...definition }],
     {},
     {
       endpoint: proxy.url,
@@ -90,4 +90,19 @@ test('terminating the workflow while containers are stopped: the reconciler rest
   assert.ok(Date.now() - terminatedAt < 30_000);
   assert.match(env.worker!.output(), /reconciler: restarted .*terminated/);
   assert.deepEqual((await env.backups('terminated')).manifests, []);
+});
+
+test('timeoutMinutes: a run that takes longer is stopped, restarts the containers and says why', async () => {
+  const { handle, bothRunning } = await setUp('overdue', { timeoutMinutes: 1 });
+  // 16 MiB at 64 KiB/s takes four minutes: far past the one-minute limit.
+  proxy.throttle(64 * 1024);
+  await assert.rejects(handle.result(), (err: Error) => {
+    assert.match(String(err.cause), /overdue: the run took longer than its timeoutMinutes \(1\)/);
+    return true;
+  });
+  assert.equal(await bothRunning(), true);
+  const left = await env.backups('overdue');
+  assert.deepEqual(left.manifests, []);
+  assert.equal(left.uploads, 0, 'no unfinished multipart upload');
+  assert.deepEqual(left.prefixes, [], 'no partial objects');
 });
