@@ -1,11 +1,9 @@
-import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { archiveVolume, archiveVolumeToFile, chooseArchiveMethod } from '../docker/archive.ts';
 import { compressionSuffix } from '../pipeline/compression.ts';
-import { sealAndStore } from '../pipeline/seal-and-store.ts';
+import { sealAndStore, type SealSource } from '../pipeline/seal-and-store.ts';
 import type { Staging, StandardBackupPlan, StoredObject } from '../plan/types.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { StoreFor } from './stores.ts';
@@ -57,15 +55,15 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
     recipients: string[],
     backupId: string,
     volume: string,
-    open: (signal: AbortSignal) => Promise<{ stream: Readable; done: Promise<void> }>,
+    open: (signal: AbortSignal) => Promise<{ source: SealSource; done: Promise<void> }>,
     totalBytes: number | undefined,
   ): Promise<StoredObject> {
     const name = volumeObjectName(plan, volume);
     const startedAt = new Date().toISOString();
     const progress = progressHeartbeat('uploading', volume, totalBytes);
     try {
-      const source = await open(progress.signal);
-      const sealed = await sealAndStore(source.stream, {
+      const { source, done } = await open(progress.signal);
+      const sealed = await sealAndStore(source, {
         store: storeFor(plan.target),
         key: objectKey(plan.definition, backupId, name),
         compression: plan.compression,
@@ -75,7 +73,7 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
         onProgress: progress.update,
       });
       // The producer's verdict: a tar that died early gives a short stream that looks complete.
-      await source.done;
+      await done;
       return {
         name,
         kind: 'volume',
@@ -151,11 +149,7 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
         input.recipients,
         input.backupId,
         input.volume,
-        (signal) =>
-          Promise.resolve({
-            stream: createReadStream(path, { signal, highWaterMark: MiB }),
-            done: Promise.resolve(),
-          }),
+        () => Promise.resolve({ source: { file: path }, done: Promise.resolve() }),
         size,
       );
     },
@@ -174,7 +168,8 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
         input.volume,
         async (signal) => {
           const method = await chooseArchiveMethod(docker, input.volume);
-          return archiveVolume(docker, input.volume, { method, signal });
+          const archive = await archiveVolume(docker, input.volume, { method, signal });
+          return { source: archive.stream, done: archive.done };
         },
         undefined,
       );
