@@ -21,10 +21,28 @@ export async function buildWorkflowBundle(dir: string): Promise<string> {
   return codePath;
 }
 
+const inlineMapPrefix = '//# sourceMappingURL=data:application/json;charset=utf-8;base64,';
+
+/**
+ * The bundle with its inline source map minus the embedded sources (`sourcesContent`, two thirds of the
+ * file): stack traces still map to the original files and lines, and the worker holds the bundle and
+ * its parsed map in both of its threads for its whole life (idle worker ~7 MB smaller).
+ */
+export function withoutEmbeddedSources(code: string): string {
+  const at = code.lastIndexOf('//# sourceMappingURL=data:');
+  const base64 = at < 0 ? -1 : code.indexOf('base64,', at);
+  if (base64 < 0) throw new Error('the workflow bundle has no inline source map');
+  const map = JSON.parse(Buffer.from(code.slice(base64 + 'base64,'.length).trim(), 'base64').toString()) as {
+    sourcesContent?: unknown;
+  };
+  delete map.sourcesContent;
+  return `${code.slice(0, at)}${inlineMapPrefix}${Buffer.from(JSON.stringify(map)).toString('base64')}\n`;
+}
+
 async function bundleTo(codePath: string): Promise<void> {
   const { bundleWorkflowCode } = await import('@temporalio/worker');
   const { code } = await bundleWorkflowCode({ workflowsPath, logger: undefined });
-  await writeFile(codePath, code);
+  await writeFile(codePath, withoutEmbeddedSources(code));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
