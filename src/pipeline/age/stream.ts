@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, type KeyObject } from 'node:crypto';
+import { createCipheriv, hkdfSync, type KeyObject } from 'node:crypto';
 
 /**
  * The age payload is the STREAM construction over ChaCha20-Poly1305: 64 KiB plaintext chunks,
@@ -50,20 +50,4 @@ export function sealChunk(
   const ciphertext = cipher.update(plaintext);
   cipher.final();
   return [ciphertext, cipher.getAuthTag()];
-}
-
-/** Decrypts and authenticates one chunk (ciphertext || tag); null if authentication fails. */
-export function openChunk(key: Buffer, nonce: ChunkNonce, chunk: Buffer, last: boolean): Buffer | null {
-  if (chunk.length < tagSize) return null;
-  nonce.setLast(last);
-  const decipher = createDecipheriv('chacha20-poly1305', key, nonce.bytes, { authTagLength: tagSize });
-  const end = chunk.length - tagSize;
-  decipher.setAuthTag(chunk.subarray(end));
-  const plaintext = decipher.update(chunk.subarray(0, end));
-  try {
-    decipher.final();
-  } catch {
-    return null;
-  }
-  return plaintext;
 }
