@@ -22,12 +22,6 @@ export interface ReadObjectOptions {
   onProgress?: ((plaintextBytes: number) => void) | undefined;
 }
 
-/**
- * Objects at least this large are decrypted (and hashed) in a worker thread, off the thread that receives
- * the data and writes the plaintext; below it, starting the thread (~150 ms of CPU) costs more than it saves.
- */
-const THREADED_DECRYPT_MIN_BYTES = 64 * 1024 * 1024;
-
 function isDecompressionError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return (
@@ -36,23 +30,23 @@ function isDecompressionError(err: unknown): boolean {
 }
 
 /**
- * The one path data takes back from storage: get -> age decrypt (every chunk authenticated before it is
- * passed on) and sha256 of the stored bytes -> sink (decompress -> reader), in one streaming pass with
- * bounded memory. After the stream ended, the stored bytes must hash to the manifest's sha256; the caller
+ * The one path data takes back from storage: get -> sha256 of the stored bytes -> age decrypt (every
+ * chunk authenticated before it is passed on) -> sink (decompress -> reader), in one streaming pass
+ * with bounded memory. After the stream ended, the stored bytes must hash to the manifest's sha256; the caller
  * discards what the sink produced when this throws. Errors name the object.
  */
 export async function readBackupObject(opts: ReadObjectOptions): Promise<{ storedBytes: number }> {
   const { key, object } = opts;
-  const stored = new Meter(opts.onProgress, { hash: false });
-  // The decryptor hashes what it reads where it opens the chunks: for large objects, in its own thread.
-  const decrypt = createDecryptStream(opts.identities, {
-    name: key,
-    sha256: true,
-    thread: object.storedBytes >= THREADED_DECRYPT_MIN_BYTES,
-  });
+  const stored = new Meter(opts.onProgress);
   const body = await opts.store.get(key, opts.signal ? { signal: opts.signal } : {});
   try {
-    await pipeline(body, stored, decrypt, opts.sink, opts.signal ? { signal: opts.signal } : {});
+    await pipeline(
+      body,
+      stored,
+      createDecryptStream(opts.identities, { name: key }),
+      opts.sink,
+      opts.signal ? { signal: opts.signal } : {},
+    );
   } catch (err) {
     if (opts.signal?.aborted) throw err;
     // An authenticated stream that does not decompress: no retry can help.
@@ -67,7 +61,7 @@ export async function readBackupObject(opts: ReadObjectOptions): Promise<{ store
     }
     throw err;
   }
-  const sha256 = decrypt.sha256();
+  const sha256 = stored.digest();
   if (sha256 !== object.sha256 || stored.bytes !== object.storedBytes) {
     throw new ChecksumMismatchError(
       `${key}: stored object does not match the manifest: sha256 ${sha256} (${stored.bytes} bytes), ` +

@@ -1,7 +1,7 @@
 /** age v1 (X25519) encryption and decryption as streams: the public surface of this module. */
 export { createEncryptStream } from './encrypt.ts';
 export { createDecryptStream } from './decrypt.ts';
-export type { DecryptOptions, DecryptStream } from './decrypt.ts';
+export type { DecryptOptions } from './decrypt.ts';
 export {
   generateIdentity,
   parseRecipient,
