@@ -1,46 +1,38 @@
 /**
- * Restore throughput: dockvault's restore path (S3 get -> sha256 -> age decrypt -> zstd -> tar -x into a
- * staging directory next to the volume's data, as stageVolumeRestore does) against the reference
- * pipeline `age -d -i key obj | zstd -d | tar -x --numeric-owner -p -C DIR` reading the same object from
- * local disk. Same volume, same object, one run, alternating rounds.
+ * Restore throughput on the real stack, against the reference pipeline in the same run: one volume is
+ * backed up with `dockvault run`, then, in alternating rounds,
+ *   - dockvault's restore pipeline as the restore activity runs it (extractVolumeArchive: S3 get ->
+ *     sha256 -> age decrypt -> zstd -d | tar -x into a staging directory next to the volume's data),
+ *   - the whole `dockvault restore NAME --to-volume V=NEW` (CLI, Temporal, worker, preflight, extraction,
+ *     sync, swap, clean-up) into a fresh volume,
+ *   - the reference `age -d -i key obj | zstd -d | tar -x --numeric-owner -p -C DIR` of the local copy.
  *
- *   . .stack/env && node bench/restore-throughput.ts [MiB] [rounds]     (default 1024 MiB, 2 rounds)
+ *   . .stack/env && node bench/restore-throughput.ts [MiB] [rounds]     (default 1024 MiB, 3 rounds)
  *
  * The volume holds 80% random data (big files) and 20% compressible text in 1 MiB files. Needs root,
- * Docker, versitygw (DOCKVAULT_S3_ENDPOINT) and the age, zstd, tar CLIs. Everything it creates is removed.
+ * Docker, Temporal, versitygw and the age, zstd, tar CLIs. Everything it creates is removed. Figures are
+ * the best round of each, with the CPU seconds the run took (this process and its children; for the
+ * whole restore also the worker's): on a shared machine the ratios and the CPU say more than the MiB/s.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { EXTRACT_TAR_ARGS } from '../src/activities/restore.ts';
-import { archiveVolume } from '../src/docker/archive.ts';
-import { generateIdentity, parseIdentity } from '../src/pipeline/age/index.ts';
-import { sealAndStore } from '../src/pipeline/seal-and-store.ts';
-import { readerSink } from '../src/restore/child-sink.ts';
-import { readBackupObject } from '../src/restore/read-object.ts';
+import { parseIdentity } from '../src/pipeline/age/index.ts';
+import { extractVolumeArchive } from '../src/restore/extract.ts';
 import { freshStaging, restorePaths } from '../src/restore/swap.ts';
-import { createS3Store } from '../src/storage/s3-store.ts';
+import { objectKey } from '../src/storage/layout.ts';
+import { BackupTestEnv } from '../test/helpers/backup-env.ts';
+import { runBackup } from '../test/integration/restore/helpers.ts';
+import { runCli } from '../test/helpers/worker-process.ts';
 
 const exec = promisify(execFile);
 const mib = Number(process.argv[2] ?? 1024);
-const rounds = Number(process.argv[3] ?? 2);
-const tag = `dvbench-${randomBytes(4).toString('hex')}`;
+const rounds = Number(process.argv[3] ?? 3);
 const docker = new Docker();
-const store = createS3Store({
-  bucket: process.env.DOCKVAULT_S3_BUCKET ?? 'dockvault',
-  prefix: tag,
-  endpoint: process.env.DOCKVAULT_S3_ENDPOINT,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  partSizeMiB: 16,
-  queueSize: 4,
-});
 
 async function fill(volume: string) {
   const random = Math.round(mib * 0.8);
@@ -58,128 +50,135 @@ async function fill(volume: string) {
   await c.remove({ force: true });
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
+/** CPU seconds of a process and the children it has reaped (/proc/PID/stat utime, stime, cutime, cstime). */
+function cpuSeconds(pid: number | 'self'): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return fields.slice(11, 15).reduce((sum: number, f) => sum + Number(f), 0) / 100;
+}
+
+/** Wall seconds of `fn`, and the CPU seconds `pids` (with their threads and reaped children) spent meanwhile. */
+async function timed(fn: () => Promise<unknown>, pids: (number | 'self')[] = ['self']) {
+  const cpu = () => pids.reduce((sum: number, pid) => sum + cpuSeconds(pid), 0);
+  const cpu0 = cpu();
   const start = process.hrtime.bigint();
   await fn();
-  return Number(process.hrtime.bigint() - start) / 1e9;
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, cpu: cpu() - cpu0 };
+}
+
+function peakRssMiB(pid: number): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 async function main() {
-  const volume = tag;
-  const dir = await mkdtemp(join(tmpdir(), `${tag}-`));
-  await docker.createVolume({ Name: volume });
+  const env = await BackupTestEnv.create();
+  const volume = `${env.tag}-vol`;
+  const restored = `${env.tag}-restored`;
   try {
+    await docker.createVolume({ Name: volume });
     console.log(`filling volume ${volume} with ${mib} MiB...`);
     await fill(volume);
-    const { identity, recipient } = generateIdentity();
-    const identityPath = join(dir, 'key.txt');
-    await writeFile(identityPath, `${identity}\n`, { mode: 0o600 });
-    const key = 'volume.tar.zst.age';
-    const archive = await archiveVolume(docker, volume, { method: 'host' });
-    const sealed = await sealAndStore(archive.stream, {
-      store,
-      key,
-      compression: { algorithm: 'zstd', level: 3 },
-      recipients: [recipient],
-    });
-    await archive.done;
-    const object = {
-      name: key,
-      kind: 'volume' as const,
-      source: volume,
-      format: 'tar' as const,
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      ...sealed,
-    };
-    const local = join(dir, key);
-    await pipeline(await store.get(key), createWriteStream(local));
+    await env.writeConfig(
+      [{ name: 'bench', type: 'standard', containers: [], volumes: [volume] }],
+      { encryption: { recipients: [env.recipient], identityFile: env.identityPath } },
+      { partSizeMiB: 16 },
+    );
+    const worker = await env.startWorker();
+    console.log('backing it up with dockvault run...');
+    const manifest = await runBackup(env, 'bench');
+    const object = manifest.objects[0]!;
+    const key = objectKey('bench', manifest.backupId, object.name);
+    const local = join(env.dir, 'object.age');
+    await pipeline(await env.store.get(key), createWriteStream(local));
     const mountpoint = (await docker.getVolume(volume).inspect()).Mountpoint;
     const paths = restorePaths(mountpoint, 'bench');
-    const manualDir = join(dir, 'manual');
-    const plainMiB = sealed.plaintextBytes / 2 ** 20;
+    const manualDir = join(env.dir, 'manual');
+    const plainMiB = object.plaintextBytes / 2 ** 20;
     console.log(
-      `object: ${plainMiB.toFixed(0)} MiB of tar, ${(sealed.storedBytes / 2 ** 20).toFixed(0)} MiB stored`,
+      `object: ${plainMiB.toFixed(0)} MiB of tar, ${(object.storedBytes / 2 ** 20).toFixed(0)} MiB stored`,
     );
 
-    const ours: number[] = [];
-    const oursLocal: number[] = [];
-    const reference: number[] = [];
-    // The same restore path fed from the local file: the pipeline's own cost, without S3's.
-    const localStore = {
-      ...store,
-      get: () => Promise.resolve(createReadStream(local, { highWaterMark: 1024 * 1024 })),
-    } as unknown as typeof store;
-    for (let round = 0; round < rounds; round++) {
+    const identities = [parseIdentity(readFileSync(env.identityPath, 'utf8').trim())];
+    const extract = async () => {
       await freshStaging(paths);
-      ours.push(
-        await timed(() =>
-          readBackupObject({
-            store,
-            key,
-            object,
-            compression: 'zstd',
-            identities: [parseIdentity(identity)],
-            sink: readerSink('zstd', ['tar', ...EXTRACT_TAR_ARGS, `--directory=${paths.staging}`], 'bench'),
-          }),
-        ),
+      const run = await timed(() =>
+        extractVolumeArchive({
+          store: env.store,
+          key,
+          object,
+          compression: manifest.compression.algorithm,
+          identities,
+          directory: paths.staging,
+        }),
       );
       await rm(paths.staging, { recursive: true, force: true });
-      await freshStaging(paths);
-      oursLocal.push(
-        await timed(() =>
-          readBackupObject({
-            store: localStore,
-            key,
-            object,
-            compression: 'zstd',
-            identities: [parseIdentity(identity)],
-            sink: readerSink('zstd', ['tar', ...EXTRACT_TAR_ARGS, `--directory=${paths.staging}`], 'bench'),
-          }),
-        ),
-      );
-      await rm(paths.staging, { recursive: true, force: true });
+      return run;
+    };
+    const cliRestore = async () => {
+      await docker
+        .getVolume(restored)
+        .remove({ force: true })
+        .catch(() => {});
+      const run = await timed(async () => {
+        const r = await runCli([
+          'restore',
+          'bench',
+          '--to-volume',
+          `${volume}=${restored}`,
+          '--config',
+          env.configPath,
+        ]);
+        if (r.code !== 0) throw new Error(`restore failed:\n${r.stdout}${r.stderr}\n${worker.output()}`);
+      }, ['self', worker.child.pid!]);
+      await docker.getVolume(restored).remove({ force: true });
+      return run;
+    };
+    const reference = async () => {
       await rm(manualDir, { recursive: true, force: true });
       await mkdir(manualDir);
-      reference.push(
-        await timed(() =>
-          exec('bash', [
-            '-o',
-            'pipefail',
-            '-c',
-            'age -d -i "$1" "$2" | zstd -d | tar -x --numeric-owner -p -C "$3"',
-            'bench',
-            identityPath,
-            local,
-            manualDir,
-          ]),
-        ),
+      const run = await timed(() =>
+        exec('bash', [
+          '-o',
+          'pipefail',
+          '-c',
+          'age -d -i "$1" "$2" | zstd -d | tar -x --numeric-owner -p -C "$3"',
+          'bench',
+          env.identityPath,
+          local,
+          manualDir,
+        ]),
       );
       await rm(manualDir, { recursive: true, force: true });
+      return run;
+    };
+
+    type Run = { seconds: number; cpu: number };
+    const runs = { s3: [] as Run[], cli: [] as Run[], ref: [] as Run[] };
+    const rate = (r: Run) => `${(plainMiB / r.seconds).toFixed(0)} MiB/s`;
+    const show = (r: Run) => `${rate(r)} (${r.seconds.toFixed(1)} s, ${r.cpu.toFixed(1)} s CPU)`;
+    for (let round = 0; round < rounds; round++) {
+      runs.s3.push(await extract());
+      runs.cli.push(await cliRestore());
+      runs.ref.push(await reference());
       console.log(
-        `round ${round + 1}: dockvault ${(plainMiB / ours[round]!).toFixed(0)} MiB/s, ` +
-          `dockvault from local file ${(plainMiB / oursLocal[round]!).toFixed(0)} MiB/s, ` +
-          `age|zstd|tar ${(plainMiB / reference[round]!).toFixed(0)} MiB/s`,
+        `round ${round + 1}: pipeline from S3 ${show(runs.s3[round]!)}, ` +
+          `dockvault restore ${show(runs.cli[round]!)}, age|zstd|tar ${show(runs.ref[round]!)}`,
       );
     }
-    const best = (xs: number[]) => Math.min(...xs);
-    const a = plainMiB / best(ours);
-    const b = plainMiB / best(reference);
-    const c = plainMiB / best(oursLocal);
+    const best = (rs: Run[]) => rs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+    const ref = best(runs.ref);
+    const ratio = (rs: Run[]) => `${show(best(rs))}: ${(ref.seconds / best(rs).seconds).toFixed(2)}x`;
     console.log(
-      `best of ${rounds}: dockvault restore (from S3) ${a.toFixed(0)} MiB/s (${(a / b).toFixed(2)}x), ` +
-        `dockvault pipeline from the local file ${c.toFixed(0)} MiB/s (${(c / b).toFixed(2)}x), ` +
-        `age -d | zstd -d | tar -x (local file) ${b.toFixed(0)} MiB/s`,
+      `best of ${rounds}: restore pipeline from S3 ${ratio(runs.s3)}; whole dockvault restore ${ratio(runs.cli)}; ` +
+        `age -d | zstd -d | tar -x of the local file ${show(ref)}; ` +
+        `worker peak RSS ${peakRssMiB(worker.child.pid!).toFixed(0)} MiB (incl. the backup)`,
     );
   } finally {
-    await docker
-      .getVolume(volume)
-      .remove({ force: true })
-      .catch(() => {});
-    await rm(dir, { recursive: true, force: true });
-    const keys: string[] = [];
-    for await (const o of store.list('')) keys.push(o.key);
-    if (keys.length > 0) await store.deleteMany(keys);
+    await env.close();
+    for (const v of [volume, restored])
+      await docker
+        .getVolume(v)
+        .remove({ force: true })
+        .catch(() => {});
   }
 }
 

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { statfs, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type Docker from 'dockerode';
@@ -8,13 +7,13 @@ import { VolumeNotFoundError, mapDockerError } from '../docker/errors.ts';
 import { inspectVolume, isMountpointReadable, type VolumeInfo } from '../docker/volumes.ts';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import type { RestoreVolumesPlan } from '../plan/types.ts';
-import { readerSink } from '../restore/child-sink.ts';
 import { UnsupportedRestoreTargetError, VolumeInUseError, RestoreError } from '../restore/errors.ts';
 import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
-import { readBackupObject } from '../restore/read-object.ts';
+import { extractVolumeArchive } from '../restore/extract.ts';
 import { checkIdentityMatches, selectVolumes } from '../restore/select.ts';
 import { freshStaging, markReady, exists, restorePaths, settle, swapIn } from '../restore/swap.ts';
+import { EarlyWriteback, syncFilesystem } from '../restore/writeback.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { S3Target } from '../storage/store.ts';
@@ -42,21 +41,6 @@ export interface VolumeRestoreSource {
   compression: CompressionAlgorithm;
   targets: VolumeRestoreTarget[];
 }
-
-/**
- * GNU tar flags that put back what HOST_TAR_ARGS recorded: numeric owners, modes incl. setuid, xattrs
- * of every namespace, ACLs. Sparse members are extracted sparse without a flag.
- */
-export const EXTRACT_TAR_ARGS = [
-  '--extract',
-  '--file=-',
-  '--numeric-owner',
-  '--same-owner',
-  '--same-permissions',
-  '--xattrs',
-  '--xattrs-include=*',
-  '--acls',
-];
 
 const MiB = 1024 * 1024;
 
@@ -90,16 +74,6 @@ async function checkSwappable(volume: VolumeInfo): Promise<void> {
   if (data.dev !== parent.dev) {
     throw why(`its mountpoint ${volume.mountpoint} is a separate filesystem (a volume with driver options)`);
   }
-}
-
-function syncFilesystem(path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sync', ['--file-system', path], { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`sync -f ${path} exited with ${code}`)),
-    );
-  });
 }
 
 /** Activities of `dockvault restore` for volumes: choose, stage, swap, clean up. */
@@ -180,23 +154,35 @@ export function createRestoreActivities({ docker, storeFor }: RestoreActivityDep
       const progress = progressHeartbeat('restoring', item.volume, item.object.storedBytes);
       try {
         await freshStaging(paths);
-        await readBackupObject({
-          store: storeFor(input.target),
-          key: item.key,
-          object: item.object,
-          compression: input.compression,
-          identities,
-          sink: readerSink(
-            input.compression,
-            ['tar', ...EXTRACT_TAR_ARGS, `--directory=${paths.staging}`],
-            `extracting ${item.key}`,
-          ),
-          signal: progress.signal,
-          onProgress: progress.update,
-        });
+        const started = performance.now();
+        const writeback = new EarlyWriteback(paths.staging);
+        try {
+          await extractVolumeArchive({
+            store: storeFor(input.target),
+            key: item.key,
+            object: item.object,
+            compression: input.compression,
+            identities,
+            directory: paths.staging,
+            signal: progress.signal,
+            onProgress: (bytes) => {
+              progress.update(bytes);
+              writeback.progress(bytes);
+            },
+          });
+        } finally {
+          await writeback.settle();
+        }
+        const extracted = performance.now();
+        // Swapped in only once on disk: a crash after the swap must not leave empty or partial files.
         await syncFilesystem(paths.staging);
         await markReady(paths);
-        log.info('staged restore', { volume: item.volume, bytes: item.object.plaintextBytes });
+        log.info('staged restore', {
+          volume: item.volume,
+          bytes: item.object.plaintextBytes,
+          extractSeconds: (extracted - started) / 1000,
+          syncSeconds: (performance.now() - extracted) / 1000,
+        });
         return { plaintextBytes: item.object.plaintextBytes };
       } catch (err) {
         await settle(paths).catch(() => undefined);

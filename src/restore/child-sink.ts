@@ -10,7 +10,9 @@ const STDERR_TAIL = 8 * 1024;
  * and finishes only when the child exited 0. If the child exits early with success (tar stops reading
  * after the end-of-archive blocks), the rest of the input is still consumed and discarded, so the
  * producer reads, hashes and authenticates the whole object. A failing child destroys the sink with an
- * error carrying its stderr tail; destroying the sink kills the child.
+ * error carrying its stderr tail; destroying the sink kills the child and what it started (the child
+ * leads a process group of its own: killing only `bash` of `bash -c 'zstd -d | tar -x'` would leave a
+ * cancelled restore's tar writing until its input ran dry).
  */
 export function childSink(
   command: string,
@@ -21,6 +23,7 @@ export function childSink(
   const label = opts.label ?? command;
   const child = spawn(command, args, {
     stdio: ['pipe', 'ignore', 'pipe'],
+    detached: true,
     env: { ...process.env, LC_ALL: 'C.UTF-8' },
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
@@ -63,6 +66,16 @@ export function childSink(
       if (!stdinOpen || child.stdin.write(chunk)) return callback();
       waiting = () => callback();
     },
+    // Buffered 64 KiB chunks go to the pipe in one writev(2) call, not one write(2) each.
+    writev(chunks, callback) {
+      if (!stdinOpen) return callback();
+      child.stdin.cork();
+      let room = true;
+      for (const { chunk } of chunks) room = child.stdin.write(chunk as Buffer);
+      child.stdin.uncork();
+      if (room || !stdinOpen) return callback();
+      waiting = () => callback();
+    },
     final(callback) {
       if (stdinOpen) child.stdin.end();
       exited.then(
@@ -71,7 +84,13 @@ export function childSink(
       );
     },
     destroy(err, callback) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+      }
       callback(err);
     },
   });

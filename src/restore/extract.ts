@@ -1,0 +1,35 @@
+import { readerSink } from './child-sink.ts';
+import { readBackupObject, type ReadObjectOptions } from './read-object.ts';
+
+/**
+ * GNU tar flags that put back what HOST_TAR_ARGS recorded: numeric owners, modes incl. setuid, xattrs
+ * of every namespace, ACLs. Sparse members are extracted sparse without a flag.
+ */
+export const EXTRACT_TAR_ARGS = [
+  '--extract',
+  '--file=-',
+  '--numeric-owner',
+  '--same-owner',
+  '--same-permissions',
+  '--xattrs',
+  '--xattrs-include=*',
+  '--acls',
+];
+
+/**
+ * Reads a volume archive from storage into `directory`: get -> sha256 -> decrypt -> decompress -> tar -x.
+ * The caller owns the directory and discards it when this throws.
+ */
+export function extractVolumeArchive(
+  opts: Omit<ReadObjectOptions, 'sink'> & { directory: string },
+): Promise<{ storedBytes: number }> {
+  const { directory, ...read } = opts;
+  return readBackupObject({
+    ...read,
+    sink: readerSink(
+      opts.compression,
+      ['tar', ...EXTRACT_TAR_ARGS, `--directory=${directory}`],
+      `extracting ${opts.key}`,
+    ),
+  });
+}
