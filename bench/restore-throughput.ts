@@ -21,7 +21,6 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { parseIdentity } from '../src/pipeline/age/index.ts';
 import { extractVolumeArchive } from '../src/restore/extract.ts';
 import { freshStaging, restorePaths } from '../src/restore/swap.ts';
 import { objectKey } from '../src/storage/layout.ts';
@@ -97,16 +96,16 @@ async function main() {
       `object: ${plainMiB.toFixed(0)} MiB of tar, ${(object.storedBytes / 2 ** 20).toFixed(0)} MiB stored`,
     );
 
-    const identities = [parseIdentity(readFileSync(env.identityPath, 'utf8').trim())];
     const extract = async () => {
       await freshStaging(paths);
       const run = await timed(() =>
         extractVolumeArchive({
           store: env.store,
+          target: env.s3Target(),
           key,
           object,
           compression: manifest.compression.algorithm,
-          identities,
+          identityFile: env.identityPath,
           directory: paths.staging,
         }),
       );
@@ -130,7 +129,13 @@ async function main() {
         if (r.code !== 0) throw new Error(`restore failed:\n${r.stdout}${r.stderr}\n${worker.output()}`);
       }, ['self', worker.child.pid!]);
       await docker.getVolume(restored).remove({ force: true });
-      return run;
+      // The activity logs how long the extraction and the final sync took.
+      const logged = (field: string) => [...worker.output().matchAll(new RegExp(`${field}: ([0-9.]+)`, 'g'))];
+      const phases = {
+        extract: Number(logged('extractSeconds').at(-1)?.[1]),
+        sync: Number(logged('syncSeconds').at(-1)?.[1]),
+      };
+      return { ...run, phases };
     };
     const reference = async () => {
       await rm(manualDir, { recursive: true, force: true });
@@ -151,10 +156,14 @@ async function main() {
       return run;
     };
 
-    type Run = { seconds: number; cpu: number };
+    type Run = { seconds: number; cpu: number; phases?: { extract: number; sync: number } };
     const runs = { s3: [] as Run[], cli: [] as Run[], ref: [] as Run[] };
     const rate = (r: Run) => `${(plainMiB / r.seconds).toFixed(0)} MiB/s`;
-    const show = (r: Run) => `${rate(r)} (${r.seconds.toFixed(1)} s, ${r.cpu.toFixed(1)} s CPU)`;
+    const show = (r: Run) =>
+      `${rate(r)} (${r.seconds.toFixed(1)} s, ${r.cpu.toFixed(1)} s CPU` +
+      (r.phases
+        ? `; extraction ${r.phases.extract.toFixed(1)} s, final sync ${r.phases.sync.toFixed(1)} s)`
+        : ')');
     for (let round = 0; round < rounds; round++) {
       runs.s3.push(await extract());
       runs.cli.push(await cliRestore());

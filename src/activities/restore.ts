@@ -150,7 +150,6 @@ export function createRestoreActivities({ docker, storeFor }: RestoreActivityDep
       const { item } = input;
       const paths = restorePaths(item.mountpoint, input.restoreId);
       if (await exists(paths.ready)) return { plaintextBytes: item.object.plaintextBytes };
-      const identities = await loadIdentities(input.identityFile);
       const progress = progressHeartbeat('restoring', item.volume, item.object.storedBytes);
       try {
         await freshStaging(paths);
@@ -159,10 +158,11 @@ export function createRestoreActivities({ docker, storeFor }: RestoreActivityDep
         try {
           await extractVolumeArchive({
             store: storeFor(input.target),
+            target: input.target,
             key: item.key,
             object: item.object,
             compression: input.compression,
-            identities,
+            identityFile: input.identityFile,
             directory: paths.staging,
             signal: progress.signal,
             onProgress: (bytes) => {

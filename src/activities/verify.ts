@@ -1,11 +1,10 @@
 import { log } from '@temporalio/activity';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import type { VerifiedObject, VerifyPlan } from '../plan/types.ts';
-import { readerSink } from '../restore/child-sink.ts';
 import { RestoreError } from '../restore/errors.ts';
 import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
-import { readBackupObject } from '../restore/read-object.ts';
+import { readBackupObjectInto } from '../restore/read-thread.ts';
 import { checkIdentityMatches } from '../restore/select.ts';
 import { objectKey } from '../storage/layout.ts';
 import { listBackups, type BackupListing, type ManifestObject } from '../storage/manifest.ts';
@@ -27,21 +26,17 @@ export interface BackupToVerify {
 }
 
 /** How the plaintext of each format is read to its end without writing anything. */
-function readerFor(object: ManifestObject, key: string, compression: CompressionAlgorithm) {
+function readerFor(object: ManifestObject, key: string): { reader: string[]; what: string } {
   switch (object.format) {
     case 'tar':
-      return readerSink(compression, ['tar', '--list', '--file=-'], `reading ${key} as tar`);
+      return { reader: ['tar', '--list', '--file=-'], what: `reading ${key} as tar` };
     case 'pg_dump-custom':
       // Not --list: it stops after the table of contents. Rendering the whole archive as a script
       // (to /dev/null) reads and decompresses every table's data.
-      return readerSink(
-        compression,
-        ['pg_restore', '--file=/dev/null'],
-        `reading ${key} as a pg_dump archive`,
-      );
+      return { reader: ['pg_restore', '--file=/dev/null'], what: `reading ${key} as a pg_dump archive` };
     case 'sql':
       // Decrypting and decompressing it whole is the check: the output goes to /dev/null.
-      return readerSink(compression, ['cat'], `reading ${key}`);
+      return { reader: ['cat'], what: `reading ${key}` };
   }
 }
 
@@ -97,13 +92,14 @@ export function createVerifyActivities({ storeFor }: VerifyActivityDeps) {
       const key = objectKey(input.definition, input.backupId, object.name);
       const progress = progressHeartbeat('verifying', object.name, object.storedBytes);
       try {
-        await readBackupObject({
+        await readBackupObjectInto({
           store: storeFor(input.target),
+          target: input.target,
           key,
           object,
           compression: input.compression,
-          identities: await loadIdentities(input.identityFile),
-          sink: readerFor(object, key, input.compression),
+          identityFile: input.identityFile,
+          ...readerFor(object, key),
           signal: progress.signal,
           onProgress: progress.update,
         });

@@ -1,5 +1,4 @@
-import { readerSink } from './child-sink.ts';
-import { readBackupObject, type ReadObjectOptions } from './read-object.ts';
+import { readBackupObjectInto, type CommandReadOptions } from './read-thread.ts';
 
 /**
  * GNU tar flags that put back what HOST_TAR_ARGS recorded: numeric owners, modes incl. setuid, xattrs
@@ -17,19 +16,16 @@ export const EXTRACT_TAR_ARGS = [
 ];
 
 /**
- * Reads a volume archive from storage into `directory`: get -> sha256 -> decrypt -> decompress -> tar -x.
- * The caller owns the directory and discards it when this throws.
+ * Reads a volume archive from storage into `directory`: get -> sha256 -> decrypt -> decompress -> tar -x,
+ * a large archive in a thread of its own. The caller owns the directory and discards it when this throws.
  */
 export function extractVolumeArchive(
-  opts: Omit<ReadObjectOptions, 'sink'> & { directory: string },
+  opts: Omit<CommandReadOptions, 'reader' | 'what'> & { directory: string },
 ): Promise<{ storedBytes: number }> {
   const { directory, ...read } = opts;
-  return readBackupObject({
+  return readBackupObjectInto({
     ...read,
-    sink: readerSink(
-      opts.compression,
-      ['tar', ...EXTRACT_TAR_ARGS, `--directory=${directory}`],
-      `extracting ${opts.key}`,
-    ),
+    reader: ['tar', ...EXTRACT_TAR_ARGS, `--directory=${directory}`],
+    what: `extracting ${opts.key}`,
   });
 }
