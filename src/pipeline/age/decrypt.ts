@@ -1,4 +1,4 @@
-import { createDecipheriv, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { timingSafeEqual, type KeyObject } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import {
@@ -13,31 +13,18 @@ import { HeaderParser, headerMac } from './header.ts';
 import type { Header } from './header.ts';
 import { parseIdentity } from './keys.ts';
 import type { Identity } from './keys.ts';
-import { ChunkNonce, encryptedChunkSize, payloadKey, payloadNonceSize, tagSize } from './stream.ts';
+import {
+  ChunkNonce,
+  encryptedChunkSize,
+  openChunk,
+  payloadKey,
+  payloadNonceSize,
+  tagSize,
+} from './stream.ts';
 
 export interface DecryptOptions {
   /** What to call the input in error messages, e.g. the S3 key. */
   name?: string;
-}
-
-/**
- * Decrypts and authenticates one chunk (ciphertext || tag); null if authentication fails. The key is
- * a KeyObject imported once per file: importing a raw key for every 64 KiB chunk cost a third of the
- * cipher's time.
- */
-function openChunk(key: KeyObject, nonce: ChunkNonce, chunk: Buffer, last: boolean): Buffer | null {
-  if (chunk.length < tagSize) return null;
-  nonce.setLast(last);
-  const decipher = createDecipheriv('chacha20-poly1305', key, nonce.bytes, { authTagLength: tagSize });
-  const end = chunk.length - tagSize;
-  decipher.setAuthTag(chunk.subarray(end));
-  const plaintext = decipher.update(chunk.subarray(0, end));
-  try {
-    decipher.final();
-  } catch {
-    return null;
-  }
-  return plaintext;
 }
 
 function countTypes(header: Header): Record<string, number> {
@@ -143,7 +130,7 @@ class AgeDecryptStream extends Transform {
     chunk.copy(this.#payloadNonce, this.#payloadNonceFill, 0, take);
     this.#payloadNonceFill += take;
     if (this.#payloadNonceFill < payloadNonceSize) return null;
-    this.#key = createSecretKey(payloadKey(this.#fileKey ?? Buffer.alloc(0), this.#payloadNonce));
+    this.#key = payloadKey(this.#fileKey ?? Buffer.alloc(0), this.#payloadNonce);
     return chunk.subarray(take);
   }
 

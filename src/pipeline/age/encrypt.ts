@@ -1,4 +1,4 @@
-import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { KeyFormatError } from './errors.ts';
@@ -29,7 +29,7 @@ class AgeEncryptStream extends Transform {
       fileKey,
     );
     const nonce = randomBytes(payloadNonceSize);
-    this.#key = createSecretKey(payloadKey(fileKey, nonce));
+    this.#key = payloadKey(fileKey, nonce);
     this.#prefix = Buffer.concat([header, nonce]);
   }
 

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseConfig } from '../../../src/config/index.ts';
 import { buildPlan } from '../../../src/plan/build.ts';
+import { fixtureConfig, fixtureEnv } from '../../helpers/config-fixture.ts';
 
-const env = { DOCKVAULT_S3_ENDPOINT: 'http://127.0.0.1:7070' };
+const env = fixtureEnv;
 
-const config = parseConfig(
-  `encryption:
-  recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]
-backupDefinitions:
-  - name: site
+const config = fixtureConfig(`  - name: site
     type: standard
     containers: [web]
     volumes: [data]
@@ -23,10 +19,7 @@ backupDefinitions:
   - name: plain
     type: standard
     volumes: [data]
-`,
-  'dockvault.yml',
-  env,
-);
+`);
 
 test('the timeouts of the config reach the plan the workflow runs by', () => {
   const [site, db, plain] = config.backupDefinitions.map((d) => buildPlan(config, d, env));

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { backupWorkflowOptions } from '../../../src/client.ts';
-import { parseConfig } from '../../../src/config/index.ts';
 import { buildPlan } from '../../../src/plan/build.ts';
 import { desiredSchedule, scheduleIdFor } from '../../../src/schedules/options.ts';
+import { fixtureConfig, fixtureEnv } from '../../helpers/config-fixture.ts';
 
-const env = { DOCKVAULT_S3_ENDPOINT: 'http://127.0.0.1:7070' };
+const env = fixtureEnv;
 
 function config(schedule: string) {
-  return parseConfig(
-    `encryption:
-  recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]
-backupDefinitions:
-  - name: site
+  return fixtureConfig(`  - name: site
     type: standard
     containers: [web]
     volumes: [data]
@@ -20,10 +16,7 @@ ${schedule}
   - name: db
     type: postgres
     containers: [pg]
-`,
-    'dockvault.yml',
-    env,
-  );
+`);
 }
 
 const daily = `    schedule:
