@@ -7,6 +7,10 @@
 #   scripts/stack.sh down     stop the services this script started
 #   scripts/stack.sh status   show what runs
 #   . .stack/env              the variables the tests and the CLI need (after `up`)
+#
+# `up` ends with a `stack: timings ...` line: seconds spent on each part. The image names can be
+# overridden (DOCKVAULT_BUSYBOX_IMAGE, DOCKVAULT_POSTGRES_IMAGE), e.g. to time a cold image build
+# without removing the real images.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,8 +24,8 @@ S3_PORT="${DOCKVAULT_S3_PORT:-7070}"
 S3_BUCKET="${DOCKVAULT_S3_BUCKET:-dockvault}"
 VERSITYGW_VERSION="v1.7.0"
 NODE_MAJOR=24
-BUSYBOX_IMAGE="dockvault-busybox:1"
-POSTGRES_IMAGE="dockvault-postgres:15"
+BUSYBOX_IMAGE="${DOCKVAULT_BUSYBOX_IMAGE:-dockvault-busybox:1}"
+POSTGRES_IMAGE="${DOCKVAULT_POSTGRES_IMAGE:-dockvault-postgres:15}"
 SEARCH_ATTRIBUTES=(DockvaultDefinition DockvaultType DockvaultHost)
 
 log() { printf '%s\n' "stack: $*" >&2; }
@@ -50,7 +54,7 @@ wait_for() {
   done
 }
 apt_install() {
-  is_root && have apt-get || die "need $* but cannot install it (not root on Debian); install it and rerun"
+  { is_root && have apt-get; } || die "need $* but cannot install it (not root on Debian); install it and rerun"
   if [ ! -f "$STACK/.apt-updated" ]; then
     apt-get update -qq >"$LOGS/apt.log" 2>&1 || fail_with_log "apt-get update" "$LOGS/apt.log"
     touch "$STACK/.apt-updated"
@@ -58,6 +62,21 @@ apt_install() {
   log "installing $* (apt)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >>"$LOGS/apt.log" 2>&1 ||
     fail_with_log "apt-get install $*" "$LOGS/apt.log"
+}
+# Microseconds since the epoch, without a subshell; EPOCHREALTIME's separator follows the locale.
+now_us() { NOW_US="${EPOCHREALTIME/[.,]/}"; }
+# tenths "12345" -> "1234.5"
+fmt_seconds() { printf '%d.%d' $(($1 / 10)) $(($1 % 10)); }
+# Run one part of `up` in this shell (it sets globals) and record how long it took.
+TIMINGS=()
+timed() {
+  local label="$1" start
+  shift
+  now_us
+  start=$NOW_US
+  "$@"
+  now_us
+  TIMINGS+=("$label $(fmt_seconds $(((NOW_US - start + 50000) / 100000))) s")
 }
 # Start a long-running process detached from this shell, logging to a file, and record its pid.
 start_detached() {
@@ -244,22 +263,29 @@ EOF
 }
 
 ensure_bucket() {
+  # shellcheck source=/dev/null
   (cd "$ROOT" && . "$STACK/env" && node scripts/ensure-bucket.ts "$S3_BUCKET") >"$LOGS/bucket.log" 2>&1 ||
     fail_with_log "bucket creation" "$LOGS/bucket.log"
 }
 
 up() {
-  local t0=$SECONDS
+  local t0=$SECONDS t0_us
+  now_us
+  t0_us=$NOW_US
   mkdir -p "$LOGS" "$PIDS"
-  ensure_node
-  ensure_npm_deps
-  ensure_docker
-  ensure_busybox_image
-  ensure_postgres_image
-  ensure_temporal
-  ensure_s3
+  timed node ensure_node
+  timed "npm deps" ensure_npm_deps
+  timed docker ensure_docker
+  timed "busybox image" ensure_busybox_image
+  timed "postgres image" ensure_postgres_image
+  timed temporal ensure_temporal
+  timed s3 ensure_s3
   write_env
-  ensure_bucket
+  timed bucket ensure_bucket
+  now_us
+  local timings
+  printf -v timings '%s, ' "${TIMINGS[@]}"
+  log "timings ${timings}total $(fmt_seconds $(((NOW_US - t0_us + 50000) / 100000))) s"
   cat >&2 <<EOF
 stack: up in $((SECONDS - t0)) s
   node        $(node --version) ($NODE_BIN_DIR)
