@@ -1,6 +1,12 @@
 import type Docker from 'dockerode';
 import { ApplicationFailure, log } from '@temporalio/activity';
-import { inspectContainer, startContainer, stopContainer } from '../docker/containers.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  type ContainerState,
+  inspectContainer,
+  startContainer,
+  stopContainer,
+} from '../docker/containers.ts';
 import { execCapture } from '../docker/exec.ts';
 import { ContainerNotFoundError, VolumeNotFoundError } from '../docker/errors.ts';
 import { estimateVolumeSize, inspectVolume } from '../docker/volumes.ts';
@@ -75,9 +81,8 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
     },
 
     /**
-     * Starts every given container in order, trying all of them even when one fails, and clears them
-     * from the stopped record. Downtime ends when the last start returned; the check that they are
-     * still running a moment later (a crash loop is no restart) is done once, for all, afterwards.
+     * Starts every given container in order, trying all of them even when one fails. Downtime ends
+     * when the last start returned; `confirmRestarted` checks a moment later that they stayed up.
      */
     async startContainers(input: {
       containers: string[];
@@ -85,11 +90,9 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
     }): Promise<{ downtimeMs: number }> {
       const entries = (await stopped.list()).filter((e) => e.workflowId === input.workflowId);
       const failures: string[] = [];
-      const started: string[] = [];
       for (const container of input.containers) {
         try {
           await startContainer(docker, container, { waitMs: 0 });
-          started.push(container);
         } catch (err) {
           if (err instanceof ContainerNotFoundError) {
             // Removed by someone while stopped: there is nothing left to start.
@@ -100,16 +103,43 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
           failures.push(`${container}: ${(err as Error).message}`);
         }
       }
+      if (failures.length > 0) {
+        throw ApplicationFailure.retryable(
+          `could not restart: ${failures.join('; ')}`,
+          'ContainerRestartError',
+        );
+      }
       const firstStop = Math.min(...entries.map((e) => Date.parse(e.stoppedAt)));
-      const downtimeMs = Number.isFinite(firstStop) ? Math.max(Date.now() - firstStop, 0) : 0;
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-      for (const container of started) {
-        if ((await inspectContainer(docker, container)).running) {
+      return { downtimeMs: Number.isFinite(firstStop) ? Math.max(Date.now() - firstStop, 0) : 0 };
+    },
+
+    /**
+     * A crash loop is no restart: a moment after `startContainers`, every container must still be
+     * running. One that exited is started again and the activity fails, so its retry checks again;
+     * a container leaves the stopped record (the reconciler's work list) only once it stayed up.
+     */
+    async confirmRestarted(input: { containers: string[]; workflowId: string }): Promise<void> {
+      await delay(SETTLE_MS);
+      const failures: string[] = [];
+      for (const container of input.containers) {
+        let state: ContainerState;
+        try {
+          state = await inspectContainer(docker, container);
+        } catch (err) {
+          if (!(err instanceof ContainerNotFoundError)) throw err;
+          await stopped.remove(container, input.workflowId);
+          log.warn('container removed while stopped', { container });
+          continue;
+        }
+        if (state.running) {
           await stopped.remove(container, input.workflowId);
           log.info('started container', { container });
-        } else {
-          failures.push(`${container}: exited again right after it was started`);
+          continue;
         }
+        failures.push(`${container}: exited again right after it was started (status ${state.status})`);
+        await startContainer(docker, container, { waitMs: 0 }).catch((err: Error) => {
+          failures.push(`${container}: ${err.message}`);
+        });
       }
       if (failures.length > 0) {
         throw ApplicationFailure.retryable(
@@ -117,7 +147,6 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
           'ContainerRestartError',
         );
       }
-      return { downtimeMs };
     },
 
     /** Catches a container that came back (restart policy, another tool) while its volumes were read. */

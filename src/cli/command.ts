@@ -1,6 +1,5 @@
 /** A CLI subcommand: parses its own arguments and returns the process exit code. */
 export interface Command {
-  summary: string;
   run(argv: string[]): Promise<number>;
 }
 

@@ -24,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`dockvault: unknown command '${name}'\n\n${usage}`);
     return 2;
   }
-  return command.run(rest);
+  return (await command.load()).run(rest);
 }
 
 main(process.argv.slice(2)).then(

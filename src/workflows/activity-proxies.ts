@@ -85,6 +85,7 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
     checkStillStopped: quick.checkStillStopped,
     runHooks: quick.runHooks,
     startContainers: restart.startContainers,
+    confirmRestarted: restart.confirmRestarted,
   };
 }
 

@@ -4,6 +4,7 @@ import type { RestoreResult, RestoreVolumesPlan } from '../plan/types.ts';
 import { containerActivities, restoreActivities } from './activity-proxies.ts';
 import { trackProgress } from './progress.ts';
 import { withDefinitionLock } from './definition-lock.ts';
+import { type Restarted, restartStopped } from './restart.ts';
 
 /**
  * Restores volumes of a standard backup. Everything slow and everything that can fail happens while
@@ -26,6 +27,7 @@ async function restoreVolumes(plan: RestoreVolumesPlan): Promise<RestoreResult> 
   const stopped: string[] = [];
   let items: VolumeRestoreTarget[] = [];
   let downtimeMs = 0;
+  let restarted: Restarted | undefined;
 
   progress.phase('preflight');
   const source = await restore.loadVolumeRestore({ plan });
@@ -54,17 +56,12 @@ async function restoreVolumes(plan: RestoreVolumesPlan): Promise<RestoreResult> 
       progress.phase('swapping volume contents');
       await restore.swapRestoredVolumes({ items, restoreId });
     } finally {
-      await CancellationScope.nonCancellable(async () => {
-        if (stopped.length > 0) {
-          progress.phase('restarting containers');
-          const restart = await docker.startContainers({ containers: [...stopped].reverse(), workflowId });
-          downtimeMs = restart.downtimeMs;
-          progress.downtimeEnded(downtimeMs);
-        }
-      });
+      restarted = await restartStopped(docker, progress, stopped, workflowId);
+      downtimeMs = restarted.downtimeMs;
     }
     progress.phase('removing the previous contents');
     await restore.settleVolumeRestore({ items, restoreId });
+    await restarted.confirmed;
     progress.phase('done');
     return {
       definition: plan.definition,
@@ -81,7 +78,10 @@ async function restoreVolumes(plan: RestoreVolumesPlan): Promise<RestoreResult> 
     };
   } catch (err) {
     progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
-    await CancellationScope.nonCancellable(() => restore.settleVolumeRestore({ items, restoreId }));
+    await CancellationScope.nonCancellable(async () => {
+      await restarted?.confirmed.catch(() => undefined);
+      await restore.settleVolumeRestore({ items, restoreId });
+    });
     throw err;
   }
 }

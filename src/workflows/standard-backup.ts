@@ -5,6 +5,7 @@ import { backupIdFor, containerActivities, dataActivities, storageActivities } f
 import { reportOutcome } from './notify.ts';
 import { trackProgress } from './progress.ts';
 import { WhileStopped } from './while-stopped.ts';
+import { type Restarted, restartStopped } from './restart.ts';
 import { pruneAfterBackup } from './prune.ts';
 import { withDefinitionLock } from './definition-lock.ts';
 import { type ExplainFailure, withRunDeadline } from './run-deadline.ts';
@@ -32,17 +33,22 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
   const staged = new Map<string, StagedArchive>();
   const whileStopped = new WhileStopped();
   let downtimeMs = 0;
+  let restarted: Restarted | undefined;
 
   try {
     progress.phase('preflight');
-    const state = await docker.inspectBackupSources({ containers: plan.containers, volumes: plan.volumes });
-    const recipients = await storage.checkTarget({ target: plan.target, encryption: plan.encryption });
+    const [state, recipients] = await Promise.all([
+      docker.inspectBackupSources({ containers: plan.containers, volumes: plan.volumes }),
+      storage.checkTarget({ target: plan.target, encryption: plan.encryption }),
+    ]);
     if (plan.staging.mode === 'staged') {
       await data.prepareStaging({ staging: plan.staging, backupId, bytesNeeded: state.volumeBytes });
     }
 
-    progress.phase('pre-stop hooks');
-    await docker.runHooks(plan.hooks.preStop, 'preStop');
+    if (plan.hooks.preStop.length > 0) {
+      progress.phase('pre-stop hooks');
+      await docker.runHooks(plan.hooks.preStop, 'preStop');
+    }
 
     try {
       progress.phase('stopping containers');
@@ -72,19 +78,15 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
         await docker.checkStillStopped(stopped);
       }
     } finally {
-      // Compensation that a cancellation must not skip: restart, in reverse stop order.
-      await CancellationScope.nonCancellable(async () => {
-        if (stopped.length > 0) {
-          progress.phase('restarting containers');
-          const restart = await docker.startContainers({ containers: [...stopped].reverse(), workflowId });
-          downtimeMs = restart.downtimeMs;
-          progress.downtimeEnded(downtimeMs);
-        }
-      });
+      restarted = await restartStopped(docker, progress, stopped, workflowId);
+      downtimeMs = restarted.downtimeMs;
     }
 
-    progress.phase('post-start hooks');
-    hookWarnings.push(...(await docker.runHooks(plan.hooks.postStart, 'postStart')));
+    // Post-start hooks follow the check that the containers stayed up, while the upload runs.
+    const postStart = restarted.confirmed.then(() =>
+      plan.hooks.postStart.length > 0 ? docker.runHooks(plan.hooks.postStart, 'postStart') : [],
+    );
+    postStart.catch(() => undefined);
 
     if (plan.staging.mode === 'staged') {
       progress.phase('compressing, encrypting and uploading');
@@ -102,6 +104,7 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
       }
     }
 
+    hookWarnings.push(...(await postStart));
     progress.phase('writing manifest');
     const manifest = await storage.writeManifest({
       plan,
@@ -134,6 +137,7 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
     progress.phase(isCancellation(err) ? 'cancelled, cleaning up' : 'failed, cleaning up');
     await CancellationScope.nonCancellable(async () => {
       await whileStopped.settled();
+      await restarted?.confirmed.catch(() => undefined);
       await storage.discardIncompleteBackup({ plan, backupId });
     });
     await reportOutcome(plan, { backupId, startedAt }, { error: err });

@@ -50,7 +50,6 @@ function schema(argv: string[]): number {
 }
 
 export const configCommand: Command = {
-  summary: 'Check the config file and show the plan, or print its JSON Schema',
   async run(argv) {
     const [sub, ...rest] = argv;
     try {

@@ -41,7 +41,6 @@ async function writeNewFile(path: string, text: string): Promise<void> {
 }
 
 export const keygenCommand: Command = {
-  summary: 'generate an age identity (private key) and print its public key',
   async run(argv: string[]): Promise<number> {
     let values;
     try {

@@ -12,7 +12,6 @@ const help = `Usage: dockvault list [NAME...] [--config FILE] [--json]
 Lists the backups found in storage (a backup exists when its manifest does), newest first.`;
 
 export const listCommand: Command = {
-  summary: 'list the backups in storage',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,

@@ -42,7 +42,6 @@ export function formatPruneResult(r: PruneResult): string[] {
 }
 
 export const pruneCommand: Command = {
-  summary: 'delete backups the retention policy no longer keeps',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,

@@ -58,7 +58,6 @@ export function parseMappings(values: string[]): { from: string; to: string }[] 
 }
 
 export const restoreCommand: Command = {
-  summary: 'restore a backup into its volumes (or other volumes)',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,

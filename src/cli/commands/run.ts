@@ -30,7 +30,6 @@ export function selectDefinitions(config: Config, names: string[], all: boolean)
 }
 
 export const runCommand: Command = {
-  summary: 'run backups now and follow their progress',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,

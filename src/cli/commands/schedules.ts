@@ -33,7 +33,6 @@ function printListing(s: ScheduleListing): void {
 }
 
 export const schedulesCommand: Command = {
-  summary: 'sync the Temporal Schedules with the config, or list them',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,

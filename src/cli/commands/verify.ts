@@ -16,7 +16,6 @@ the manifest, decrypts it (authenticating every chunk), decompresses it and read
 (tar --list; pg_restore --file=/dev/null for pg_dump archives). Prints OK or the error for each object; exit code 1 if any failed.`;
 
 export const verifyCommand: Command = {
-  summary: 'check that backups can be downloaded, decrypted and read',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,

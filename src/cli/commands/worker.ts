@@ -43,7 +43,6 @@ function execWithMemorySettings(): void {
 }
 
 export const workerCommand: Command = {
-  summary: 'run the worker for this Docker host',
   async run(argv) {
     const { values } = parseArgs({
       args: argv,

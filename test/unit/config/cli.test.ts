@@ -61,28 +61,36 @@ describe('configCommand', () => {
   });
 });
 
-const registered = 'config' in commands;
-
-describe(
-  'bin/dockvault.js config',
-  { skip: !registered && 'config is not registered in src/cli/commands/index.ts yet' },
-  () => {
-    const bin = (...args: string[]) =>
-      spawnSync(process.execPath, [`${root}bin/dockvault.js`, 'config', ...args], {
-        encoding: 'utf8',
-        cwd: root,
-      });
-
-    it('check examples/dockvault.yml exits 0', () => {
-      const result = bin('check', 'examples/dockvault.yml');
-      assert.equal(result.status, 0, result.stderr);
-      assert.match(result.stdout, /backup2 \(postgresqldatabase\)/);
+describe('bin/dockvault.js config', () => {
+  const bin = (...args: string[]) =>
+    spawnSync(process.execPath, [`${root}bin/dockvault.js`, 'config', ...args], {
+      encoding: 'utf8',
+      cwd: root,
     });
 
-    it('check of a bad file exits 1 naming the path', () => {
-      const result = bin('check', 'test/unit/config/fixtures/bad.yml');
-      assert.equal(result.status, 1);
-      assert.match(result.stderr, /backupDefinitions\[0\]\.volumnes/);
-    });
-  },
-);
+  it('check examples/dockvault.yml exits 0', () => {
+    const result = bin('check', 'examples/dockvault.yml');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /backup2 \(postgresqldatabase\)/);
+  });
+
+  it('check of a bad file exits 1 naming the path', () => {
+    const result = bin('check', 'test/unit/config/fixtures/bad.yml');
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /backupDefinitions\[0\]\.volumnes/);
+  });
+});
+
+describe('the command list', () => {
+  it('loads every listed command, and --help names them all', async () => {
+    for (const [name, listed] of Object.entries(commands)) {
+      assert.equal(typeof (await listed.load()).run, 'function', name);
+    }
+    const help = spawnSync(process.execPath, [`${root}bin/dockvault.js`, '--help'], { encoding: 'utf8' });
+    assert.equal(help.status, 0, help.stderr);
+    for (const [name, listed] of Object.entries(commands)) {
+      const line = help.stdout.split('\n').find((l) => l.startsWith(`  ${name} `));
+      assert.ok(line?.endsWith(listed.summary), `--help lists ${name}: ${line}`);
+    }
+  });
+});
