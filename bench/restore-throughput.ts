@@ -5,7 +5,8 @@
  *     sha256 -> age decrypt -> zstd -d | tar -x into a staging directory next to the volume's data),
  *   - the whole `dockvault restore NAME --to-volume V=NEW` (CLI, Temporal, worker, preflight, extraction,
  *     sync, swap, clean-up) into a fresh volume,
- *   - the reference `age -d -i key obj | zstd -d | tar -x --numeric-owner -p -C DIR` of the local copy.
+ *   - the reference `age -d -i key obj | zstd -d | tar -x --numeric-owner -p -C DIR` of the local copy,
+ *   - the S3 floor: the object fetched from the same S3 server and thrown away, which bounds every ratio.
  *
  *   . .stack/env && node bench/restore-throughput.ts [MiB] [rounds]     (default 1024 MiB, 3 rounds)
  *
@@ -18,6 +19,7 @@ import { execFile } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -156,8 +158,18 @@ async function main() {
       return run;
     };
 
+    // The S3 floor: only fetching the object from the same S3 server, to nowhere. No restore that reads
+    // from this server can beat it, whatever it does with the bytes.
+    const fetchOnly = () =>
+      timed(async () => {
+        await pipeline(
+          await env.store.get(key),
+          new Writable({ write: (_chunk, _encoding, done) => done() }),
+        );
+      });
+
     type Run = { seconds: number; cpu: number; phases?: { extract: number; sync: number } };
-    const runs = { s3: [] as Run[], cli: [] as Run[], ref: [] as Run[] };
+    const runs = { s3: [] as Run[], cli: [] as Run[], ref: [] as Run[], floor: [] as Run[] };
     const rate = (r: Run) => `${(plainMiB / r.seconds).toFixed(0)} MiB/s`;
     const show = (r: Run) =>
       `${rate(r)} (${r.seconds.toFixed(1)} s, ${r.cpu.toFixed(1)} s CPU` +
@@ -168,9 +180,11 @@ async function main() {
       runs.s3.push(await extract());
       runs.cli.push(await cliRestore());
       runs.ref.push(await reference());
+      runs.floor.push(await fetchOnly());
       console.log(
         `round ${round + 1}: pipeline from S3 ${show(runs.s3[round]!)}, ` +
-          `dockvault restore ${show(runs.cli[round]!)}, age|zstd|tar ${show(runs.ref[round]!)}`,
+          `dockvault restore ${show(runs.cli[round]!)}, age|zstd|tar ${show(runs.ref[round]!)}, ` +
+          `S3 get only ${show(runs.floor[round]!)}`,
       );
     }
     const best = (rs: Run[]) => rs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
@@ -179,6 +193,7 @@ async function main() {
     console.log(
       `best of ${rounds}: restore pipeline from S3 ${ratio(runs.s3)}; whole dockvault restore ${ratio(runs.cli)}; ` +
         `age -d | zstd -d | tar -x of the local file ${show(ref)}; ` +
+        `S3 floor (get only, to nowhere) ${ratio(runs.floor)}, the best ratio any restore from this S3 server could reach; ` +
         `worker peak RSS ${peakRssMiB(worker.child.pid!).toFixed(0)} MiB (incl. the backup)`,
     );
   } finally {
