@@ -33,7 +33,17 @@ for (const name of [
   if (!env[name]) throw new Error(`${name} is not set: run '. .stack/env' first`);
 }
 
+/**
+ * Each measurement starts with nothing waiting to be written: the previous one's writes (restic's, the
+ * S3 server's) would otherwise be flushed inside the next one (an overlay unmount in `docker stop`
+ * syncs the whole disk) and be charged to it.
+ */
+function flushWrites() {
+  execFileSync('sync');
+}
+
 function sh(script: string, extraEnv: Record<string, string> = {}): number {
+  flushWrites();
   const t0 = performance.now();
   const r = spawnSync('bash', ['-o', 'pipefail', '-c', script], {
     stdio: 'inherit',
@@ -89,6 +99,7 @@ function benchStore(prefix: string) {
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
+  flushWrites();
   const t0 = performance.now();
   await fn();
   return (performance.now() - t0) / 1000;
@@ -115,9 +126,10 @@ async function dockvaultBackup(definition: string, volume: string, container: st
   );
   const worker = await startWorker(configPath, join(work, 'state'));
   try {
-    const t0 = performance.now();
-    const run = await runCli(['run', definition, '--config', configPath]);
-    const seconds = (performance.now() - t0) / 1000;
+    let run = { code: 0, stdout: '', stderr: '' };
+    const seconds = await timed(
+      async () => (run = await runCli(['run', definition, '--config', configPath])),
+    );
     if (run.code !== 0) throw new Error(`backup failed: ${run.stdout}${run.stderr}\n${worker.output()}`);
     const rss = peakRssMb(worker.child.pid!);
     const store = benchStore(tag);

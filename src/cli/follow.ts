@@ -103,12 +103,24 @@ export async function followRuns<R = BackupResult>(
       });
     }
   };
-  const all = Promise.all(settled);
   let finished = false;
-  void all.then(() => (finished = true));
+  // The pause between redraws ends early when the last run ends: a pending timer would keep the
+  // process alive for up to its full interval after the summary.
+  let wake = () => {};
+  void Promise.all(settled).then(() => {
+    finished = true;
+    wake();
+  });
   while (!finished) {
     await draw();
-    await Promise.race([all, new Promise((r) => setTimeout(r, tty ? 500 : 2000))]);
+    if (finished) break;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, tty ? 500 : 2000);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
   await draw();
   return runs.map((run) => outcomes.get(run.definition)!);

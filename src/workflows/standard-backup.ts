@@ -34,6 +34,7 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
   const whileStopped = new WhileStopped();
   let downtimeMs = 0;
   let restarted: Restarted | undefined;
+  let stagingRemoved: Promise<void> | undefined;
 
   try {
     progress.phase('preflight');
@@ -102,6 +103,9 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
           }),
         );
       }
+      // Deleting GBs of staging takes a moment: it runs while the manifest is written.
+      stagingRemoved = data.removeStaging({ stagingDir: plan.staging.dir, backupId });
+      stagingRemoved.catch(() => undefined);
     }
 
     hookWarnings.push(...(await postStart));
@@ -147,7 +151,9 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
     if (staging.mode === 'staged') {
       await CancellationScope.nonCancellable(async () => {
         await whileStopped.settled();
-        await data.removeStaging({ stagingDir: staging.dir, backupId });
+        const removeStaging = () => data.removeStaging({ stagingDir: staging.dir, backupId });
+        // A removal that failed or was cancelled with the run is done again here.
+        await (stagingRemoved ? stagingRemoved.catch(removeStaging) : removeStaging());
       });
     }
   }
