@@ -13,12 +13,16 @@ export class DockerFixtures {
     return name;
   }
 
-  /** A long-running busybox container with the volumes mounted at /<volume>. */
-  async sleeper(name: string, volumes: string[], opts: { restartPolicy?: string; start?: boolean } = {}) {
+  /** A long-running busybox container (or `command`) with the volumes mounted at /<volume>. */
+  async sleeper(
+    name: string,
+    volumes: string[],
+    opts: { restartPolicy?: string; start?: boolean; command?: string[] } = {},
+  ) {
     const container = await this.docker.createContainer({
       name,
       Image: stack.busyboxImage,
-      Cmd: ['sleep', '100000'],
+      Cmd: opts.command ?? ['sleep', '100000'],
       StopSignal: 'SIGKILL',
       HostConfig: {
         Binds: volumes.map((v) => `${v}:/${v}`),

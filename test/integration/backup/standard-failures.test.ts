@@ -3,9 +3,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { StoppedRecord } from '../../../src/docker/stopped-record.ts';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
 import { TcpProxy } from '../../helpers/tcp-proxy.ts';
 import { stack } from '../../helpers/stack-env.ts';
@@ -127,4 +129,34 @@ test('a container started by someone else while its volumes are read fails the r
   } finally {
     await proxy.close();
   }
+});
+
+test('a container that exits right after its restart is started again, and the run ends only once it stays up', async () => {
+  const { fixtures, tag } = env;
+  const vol = await fixtures.volume(`${tag}-flaky`);
+  // Counts its starts in the volume and exits at once on the second: the restart after the backup.
+  const app = await fixtures.sleeper(`${tag}-flaky-app`, [vol], {
+    command: [
+      'sh',
+      '-c',
+      `n=$(($(cat /${vol}/starts 2>/dev/null || echo 0) + 1)); echo $n > /${vol}/starts; ` +
+        `[ $n -eq 2 ] && exit 3; exec sleep 100000`,
+    ],
+  });
+  await waitFor(
+    async () => existsSync(join(await fixtures.mountpoint(vol), 'starts')),
+    10_000,
+    'the first start',
+  );
+  await env.writeConfig([{ name: 'flaky', type: 'standard', containers: [app], volumes: [vol] }]);
+  await env.startWorker();
+
+  const run = await runCli(['run', 'flaky', '--config', env.configPath]);
+  assert.equal(run.code, 0, `${run.stdout}${run.stderr}`);
+  assert.equal(await fixtures.isRunning(app), true);
+  const starts = await readFile(join(await fixtures.mountpoint(vol), 'starts'), 'utf8');
+  assert.equal(starts.trim(), '3', 'started once more after it exited right after the restart');
+  assert.deepEqual(await new StoppedRecord(env.stateDir).list(), [], 'no container left for the reconciler');
+  assert.equal((await env.backups('flaky')).manifests.length, 1);
+  await env.worker!.stop();
 });
