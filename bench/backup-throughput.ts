@@ -86,14 +86,14 @@ async function sleeper(name: string, volume: string) {
 }
 
 /** The bench's view of the bucket, with dockvault's default part size and queue. */
-function benchStore(prefix: string) {
+function benchStore(prefix: string, partSizeMiB = 8) {
   return createS3Store({
     bucket: env.DOCKVAULT_S3_BUCKET!,
     prefix,
     endpoint: env.DOCKVAULT_S3_ENDPOINT,
     region: 'us-east-1',
     forcePathStyle: true,
-    partSizeMiB: 8,
+    partSizeMiB,
     queueSize: 2,
   });
 }
@@ -163,15 +163,27 @@ try {
   const pipeSeconds = sh(
     `tar -cf - -C "${mountpoint}" . | zstd -3 -T0 -q | age -r ${recipient} > "${work}/baseline.age"`,
   );
-  // The S3 floor: only moving the pipe's encrypted output from page cache to the same S3 server, with
-  // dockvault's own uploader and nothing else to do. No backup that stores there can beat it here.
-  const floorStore = benchStore(tag);
-  const floor = await timed(() =>
-    floorStore.put('floor/baseline.age', createReadStream(`${work}/baseline.age`), {
-      sizeHint: statSync(`${work}/baseline.age`).size,
-    }),
+  // The S3 floor: only moving the pipe's encrypted output from page cache to the same S3 server, nothing
+  // else to do; the best of dockvault's uploader (default and 64 MiB parts) and `aws s3 cp`. No backup
+  // that stores there can beat it here.
+  const floors: number[] = [];
+  for (const partSizeMiB of [8, 64]) {
+    const store = benchStore(tag, partSizeMiB);
+    floors.push(
+      await timed(() =>
+        store.put(`floor/${partSizeMiB}.age`, createReadStream(`${work}/baseline.age`), {
+          sizeHint: statSync(`${work}/baseline.age`).size,
+        }),
+      ),
+    );
+    store.destroy();
+  }
+  floors.push(
+    sh(
+      `aws --endpoint-url "${env.DOCKVAULT_S3_ENDPOINT}" s3 cp "${work}/baseline.age" "s3://${env.DOCKVAULT_S3_BUCKET}/${tag}-fair/floor.age" --only-show-errors`,
+    ),
   );
-  floorStore.destroy();
+  const floor = Math.min(...floors);
   rmSync(`${work}/baseline.age`);
   // The fair baseline: the same pipeline's bytes uploaded to the same S3 server, on the same two cores.
   const fairKey = `s3://${env.DOCKVAULT_S3_BUCKET}/${tag}-fair/baseline.age`;
@@ -190,7 +202,7 @@ try {
     `  timeline (from the workflow's start): ${ours.timeline}`,
     `tar | zstd -3 -T0 | age:  ${pipeSeconds.toFixed(1)} s = ${rate(bytes, pipeSeconds)}  -> ratio ${(pipeSeconds / ours.seconds).toFixed(2)}x (target >= 0.8)`,
     `tar | zstd -3 -T0 | age | aws s3 cp - (same S3): ${fairSeconds.toFixed(1)} s = ${rate(bytes, fairSeconds)}  -> ratio ${(fairSeconds / ours.seconds).toFixed(2)}x`,
-    `S3 floor (upload of that pipe's output, nothing else): ${floor.toFixed(1)} s -> the best ratio any tool storing in this S3 server could reach: ${(pipeSeconds / floor).toFixed(2)}x`,
+    `S3 floor (upload of that pipe's output, nothing else; best of ${floors.map((f) => f.toFixed(1)).join(', ')} s): ${floor.toFixed(1)} s -> the best ratio any tool storing in this S3 server could reach: ${(pipeSeconds / floor).toFixed(2)}x`,
     `restic backup to S3:      ${resticSeconds.toFixed(1)} s = ${rate(bytes, resticSeconds)}  -> ratio ${(resticSeconds / ours.seconds).toFixed(2)}x (target >= 1.3)`,
     `downtime ${(ours.downtimeMs / 1000).toFixed(2)} s vs plain tar -c to disk ${tarSeconds.toFixed(2)} s -> ${(ours.downtimeMs / 1000 / tarSeconds).toFixed(2)}x (target <= 1.3)`,
     `worker peak RSS at ${GB} GB: ${ours.rss.toFixed(0)} MB (target <= 250)`,
