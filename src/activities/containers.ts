@@ -8,7 +8,7 @@ import {
   stopContainer,
 } from '../docker/containers.ts';
 import { execCapture } from '../docker/exec.ts';
-import { flushHostWrites } from '../docker/host-sync.ts';
+import { flushEngineFilesystem } from '../docker/engine-sync.ts';
 import { ContainerNotFoundError, VolumeNotFoundError } from '../docker/errors.ts';
 import { estimateVolumeSize, inspectVolume } from '../docker/volumes.ts';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
@@ -69,7 +69,7 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
       workflowId: string;
       runId: string;
     }): Promise<void> {
-      await flushHostWrites();
+      await flushEngineFilesystem(docker);
       const state = await inspectContainer(docker, input.container);
       await stopped.add({
         container: input.container,
