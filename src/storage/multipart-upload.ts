@@ -3,11 +3,13 @@
 // memory, and a copy of every byte that made the garbage collector run a full mark-compact about every
 // 30 MB), and part sizes grow with the object so that no size runs out of S3's 10,000 parts.
 import { finished } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -226,16 +228,32 @@ async function* chunksOf(body: Readable): AsyncGenerator<Buffer> {
   }
 }
 
-/** Two tries: a failed abort (S3 hiccup) leaves an upload that prune's sweep removes a day later. */
+/**
+ * Aborts until the server no longer knows the upload. A part whose request was cancelled can still be
+ * running on the server and store itself after the abort (AWS documents that an abort may have to be
+ * repeated; versitygw listed such an upload again after a clean abort), so each abort is checked with
+ * ListParts. What is still left after five rounds (an S3 outage) is removed by prune's sweep a day later.
+ */
 async function abortQuietly(client: S3Client, params: UploadParams, uploadId: string): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const upload = { Bucket: params.Bucket, Key: params.Key, UploadId: uploadId };
+  for (let round = 1; round <= 5; round++) {
     try {
-      await client.send(
-        new AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: uploadId }),
-      );
-      return;
+      await client.send(new AbortMultipartUploadCommand(upload));
     } catch (err) {
-      if ((err as { name?: string }).name === 'NoSuchUpload') return;
+      if (!isNoSuchUpload(err)) {
+        await delay(200 * round);
+        continue;
+      }
     }
+    try {
+      await client.send(new ListPartsCommand({ ...upload, MaxParts: 1 }));
+    } catch (err) {
+      if (isNoSuchUpload(err)) return;
+    }
+    await delay(200 * round);
   }
+}
+
+function isNoSuchUpload(err: unknown): boolean {
+  return (err as { name?: string }).name === 'NoSuchUpload';
 }
