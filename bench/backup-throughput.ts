@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import { generateIdentity } from '../src/pipeline/age/keys.ts';
 import { listBackups } from '../src/storage/manifest.ts';
 import { createS3Store } from '../src/storage/s3-store.ts';
+import { s3TestTarget } from '../test/helpers/stack-env.ts';
 import { startWorker, runCli } from '../test/helpers/worker-process.ts';
 
 const GB = Number(process.argv[2] ?? 1);
@@ -87,15 +88,7 @@ async function sleeper(name: string, volume: string) {
 
 /** The bench's view of the bucket, with dockvault's default part size and queue. */
 function benchStore(prefix: string, partSizeMiB = 8) {
-  return createS3Store({
-    bucket: env.DOCKVAULT_S3_BUCKET!,
-    prefix,
-    endpoint: env.DOCKVAULT_S3_ENDPOINT,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    partSizeMiB,
-    queueSize: 2,
-  });
+  return createS3Store(s3TestTarget(prefix, { partSizeMiB, queueSize: 2 }));
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {

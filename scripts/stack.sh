@@ -63,10 +63,15 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >>"$LOGS/apt.log" 2>&1 ||
     fail_with_log "apt-get install $*" "$LOGS/apt.log"
 }
-# Microseconds since the epoch, without a subshell; EPOCHREALTIME's separator follows the locale.
+# Microseconds since the epoch into NOW_US; EPOCHREALTIME's separator follows the locale.
 now_us() { NOW_US="${EPOCHREALTIME/[.,]/}"; }
-# tenths "12345" -> "1234.5"
-fmt_seconds() { printf '%d.%d' $(($1 / 10)) $(($1 % 10)); }
+# Seconds since a now_us reading, to a tenth: "12.3".
+seconds_since() {
+  local tenths
+  now_us
+  tenths=$(((NOW_US - $1 + 50000) / 100000))
+  printf '%d.%d' $((tenths / 10)) $((tenths % 10))
+}
 # Run one part of `up` in this shell (it sets globals) and record how long it took.
 TIMINGS=()
 timed() {
@@ -75,8 +80,7 @@ timed() {
   now_us
   start=$NOW_US
   "$@"
-  now_us
-  TIMINGS+=("$label $(fmt_seconds $(((NOW_US - start + 50000) / 100000))) s")
+  TIMINGS+=("$label $(seconds_since "$start") s")
 }
 # Start a long-running process detached from this shell, logging to a file, and record its pid.
 start_detached() {
@@ -269,9 +273,9 @@ ensure_bucket() {
 }
 
 up() {
-  local t0=$SECONDS t0_us
+  local t0 total
   now_us
-  t0_us=$NOW_US
+  t0=$NOW_US
   mkdir -p "$LOGS" "$PIDS"
   timed node ensure_node
   timed "npm deps" ensure_npm_deps
@@ -282,12 +286,12 @@ up() {
   timed s3 ensure_s3
   write_env
   timed bucket ensure_bucket
-  now_us
   local timings
   printf -v timings '%s, ' "${TIMINGS[@]}"
-  log "timings ${timings}total $(fmt_seconds $(((NOW_US - t0_us + 50000) / 100000))) s"
+  total=$(seconds_since "$t0")
+  log "timings ${timings}total $total s"
   cat >&2 <<EOF
-stack: up in $((SECONDS - t0)) s
+stack: up in $total s
   node        $(node --version) ($NODE_BIN_DIR)
   docker      $DOCKER_NOTE; images $BUSYBOX_IMAGE, $POSTGRES_IMAGE
   temporal    127.0.0.1:$TEMPORAL_PORT, Web UI http://127.0.0.1:$TEMPORAL_UI_PORT ($TEMPORAL_NOTE; log $LOGS/temporal.log)

@@ -32,6 +32,12 @@ export interface BackupSources {
 
 /** Activities over one Docker engine: what exists, stop, start, hooks. */
 export function createContainerActivities({ docker, stopped }: ContainerActivityDeps) {
+  /** Removed by someone while stopped: there is nothing left to start. */
+  const forgetRemoved = async (container: string, workflowId: string) => {
+    await stopped.remove(container, workflowId);
+    log.warn('container removed while stopped', { container });
+  };
+
   return mapFailures({
     /** Preflight: every container and volume exists; nothing is changed. All problems in one error. */
     async inspectBackupSources(input: { containers: string[]; volumes: string[] }): Promise<BackupSources> {
@@ -97,9 +103,7 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
           await startContainer(docker, container, { waitMs: 0 });
         } catch (err) {
           if (err instanceof ContainerNotFoundError) {
-            // Removed by someone while stopped: there is nothing left to start.
-            await stopped.remove(container, input.workflowId);
-            log.warn('container removed while stopped', { container });
+            await forgetRemoved(container, input.workflowId);
             continue;
           }
           failures.push(`${container}: ${(err as Error).message}`);
@@ -129,8 +133,7 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
           state = await inspectContainer(docker, container);
         } catch (err) {
           if (!(err instanceof ContainerNotFoundError)) throw err;
-          await stopped.remove(container, input.workflowId);
-          log.warn('container removed while stopped', { container });
+          await forgetRemoved(container, input.workflowId);
           continue;
         }
         if (state.running) {

@@ -1,10 +1,7 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type Docker from 'dockerode';
-
-const run = promisify(execFile);
+import { syncFilesystem } from '../sync-filesystem.ts';
 
 /** Past this the stop goes ahead and pays for the rest, as it would have anyway. */
 const FLUSH_WAIT_MS = 30_000;
@@ -21,7 +18,7 @@ export async function flushEngineFilesystem(docker: Docker): Promise<void> {
   try {
     const root = ((await docker.info()) as { DockerRootDir?: string }).DockerRootDir;
     if (!root || !existsSync(root)) return;
-    const flushed = run('sync', ['--file-system', root]).catch(() => undefined);
+    const flushed = syncFilesystem(root).catch(() => undefined);
     await Promise.race([flushed, delay(FLUSH_WAIT_MS, undefined, { ref: false })]);
   } catch {
     // The engine's info is only a hint here; the stop itself reports real engine problems.

@@ -1,11 +1,8 @@
-// The thread of readBackupObjectInThread: the same readBackupObject as on the calling thread, with its
+// The thread of readBackupObjectInThread: the same readIntoCommand as on the calling thread, with its
 // own S3 client, into the reader command's pipe; it reports progress, then its result or its error.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createS3Store } from '../storage/s3-store.ts';
-import { readerSink } from './child-sink.ts';
-import { loadIdentities } from './identity.ts';
-import { readBackupObject } from './read-object.ts';
-import type { ReadThreadInput, ReadThreadMessage } from './read-thread.ts';
+import { readIntoCommand, type ReadThreadInput, type ReadThreadMessage } from './read-thread.ts';
 
 /** Progress is posted at most every this many bytes: a message per chunk would cost more than it tells. */
 const PROGRESS_STEP = 4 * 1024 * 1024;
@@ -24,19 +21,10 @@ function post(message: ReadThreadMessage): void {
 const store = createS3Store(input.target);
 let reported = 0;
 try {
-  const { storedBytes } = await readBackupObject({
-    store,
-    key: input.key,
-    object: input.object,
-    compression: input.compression,
-    identities: await loadIdentities(input.identityFile),
-    sink: readerSink(input.compression, input.reader, input.what),
-    signal: controller.signal,
-    onProgress: (bytes) => {
-      if (bytes - reported < PROGRESS_STEP) return;
-      reported = bytes;
-      post({ type: 'progress', storedBytes: bytes });
-    },
+  const { storedBytes } = await readIntoCommand(store, input, controller.signal, (bytes) => {
+    if (bytes - reported < PROGRESS_STEP) return;
+    reported = bytes;
+    post({ type: 'progress', storedBytes: bytes });
   });
   post({ type: 'done', storedBytes });
 } catch (err) {

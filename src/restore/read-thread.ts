@@ -111,18 +111,26 @@ function revive(f: ThreadFailure): Error {
  */
 export function readBackupObjectInto(opts: CommandReadOptions): Promise<{ storedBytes: number }> {
   if (opts.object.storedBytes >= THREAD_MIN_BYTES) return readBackupObjectInThread(opts);
-  return loadIdentities(opts.identityFile).then((identities) =>
-    readBackupObject({
-      store: opts.store,
-      key: opts.key,
-      object: opts.object,
-      compression: opts.compression,
-      identities,
-      sink: readerSink(opts.compression, opts.reader, opts.what),
-      signal: opts.signal,
-      onProgress: opts.onProgress,
-    }),
-  );
+  return readIntoCommand(opts.store, opts, opts.signal, opts.onProgress);
+}
+
+/** The read itself, the same on the calling thread and in a reading thread. */
+export async function readIntoCommand(
+  store: BackupStore,
+  input: ReadThreadInput,
+  signal: AbortSignal | undefined,
+  onProgress: ((storedBytes: number) => void) | undefined,
+): Promise<{ storedBytes: number }> {
+  return readBackupObject({
+    store,
+    key: input.key,
+    object: input.object,
+    compression: input.compression,
+    identities: await loadIdentities(input.identityFile),
+    sink: readerSink(input.compression, input.reader, input.what),
+    signal,
+    onProgress,
+  });
 }
 
 /**
