@@ -1,5 +1,6 @@
-import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { archiveVolume, archiveVolumeToFile, chooseArchiveMethod } from '../docker/archive.ts';
 import { compressionSuffix } from '../pipeline/compression.ts';
@@ -19,6 +20,44 @@ const MiB = 1024 * 1024;
 
 function stagingPathFor(stagingDir: string, backupId: string, volume: string): string {
   return join(stagingDir, backupId, `${volume}.tar`);
+}
+
+const OWNER_FILE = '.owner';
+
+/** The run this activity belongs to: the owner of its staging directory. */
+function currentRun(): string {
+  const run = Context.current().info.workflowExecution;
+  if (!run) throw new Error('staging belongs to a workflow run; this activity was started outside one');
+  return `${run.workflowId} ${run.runId}`;
+}
+
+async function stagingOwner(dir: string): Promise<string | undefined> {
+  try {
+    return (await readFile(join(dir, OWNER_FILE), 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Makes `dir` this run's staging: a directory of another run (a backup id shared by mistake, a
+ * leftover of a run that is still going) is never written into or deleted by this one.
+ */
+async function claimStaging(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const me = currentRun();
+  try {
+    await writeFile(join(dir, OWNER_FILE), `${me}\n`, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const owner = await stagingOwner(dir);
+    if (owner !== me) {
+      throw new PreflightError(
+        `staging directory ${dir} belongs to another run (${owner ?? 'unknown'}); this run (${me}) will not use it`,
+      );
+    }
+  }
 }
 
 /** What archiving left in staging, so the upload can tell it is still whole. */
@@ -96,7 +135,7 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
       bytesNeeded: number;
     }) {
       const dir = join(input.staging.dir, input.backupId);
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await claimStaging(dir);
       const fs = await statfs(input.staging.dir);
       const free = fs.bavail * fs.bsize;
       const needed = input.bytesNeeded * 1.1 + input.staging.minFreeMiB * MiB;
@@ -176,7 +215,11 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
     },
 
     async removeStaging(input: { stagingDir: string; backupId: string }): Promise<void> {
-      await rm(join(input.stagingDir, input.backupId), { recursive: true, force: true });
+      const dir = join(input.stagingDir, input.backupId);
+      const owner = await stagingOwner(dir);
+      // A directory without an owner file is a run's from before owners were recorded, or half made.
+      if (owner !== undefined && owner !== currentRun()) return;
+      await rm(dir, { recursive: true, force: true });
     },
   });
 }

@@ -3,6 +3,7 @@
 // is a type error here.
 import {
   ActivityCancellationType,
+  patched,
   proxyActivities,
   type ActivityOptions,
   type WorkflowInfo,
@@ -234,7 +235,20 @@ export function notifyActivities(taskQueue: string) {
   });
 }
 
-/** Sortable, unique per run, and the same on every replay. */
+/**
+ * Sortable, unique per run, and the same on every replay. Run ids are UUIDs; in a UUIDv7 the leading
+ * digits are the millisecond clock, so runs started in the same second shared them (and their staging):
+ * the suffix comes from the random tail. Runs recorded before that keep the id they started with.
+ */
 export function backupIdFor(info: WorkflowInfo): string {
-  return newBackupId(info.startTime, info.runId.replace(/-/g, '').slice(0, 8));
+  const hex = info.runId.replace(/-/g, '');
+  return newBackupId(
+    info.startTime,
+    patched('backup-id-random-suffix') ? runSuffix(info.runId, 8) : hex.slice(0, 8),
+  );
+}
+
+/** The last `length` hex digits of a run id: random in UUIDv4 and UUIDv7 alike. */
+export function runSuffix(runId: string, length: number): string {
+  return runId.replace(/-/g, '').slice(-length);
 }

@@ -1,7 +1,7 @@
-import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import type { VolumeRestoreTarget } from '../activities/restore.ts';
 import type { RestoreResult, RestoreVolumesPlan } from '../plan/types.ts';
-import { containerActivities, restoreActivities } from './activity-proxies.ts';
+import { containerActivities, restoreActivities, runSuffix } from './activity-proxies.ts';
 import { trackProgress } from './progress.ts';
 import { withDefinitionLock } from './definition-lock.ts';
 import { type Restarted, restartStopped } from './restart.ts';
@@ -20,7 +20,10 @@ export async function restoreVolumesWorkflow(plan: RestoreVolumesPlan): Promise<
 
 async function restoreVolumes(plan: RestoreVolumesPlan): Promise<RestoreResult> {
   const { workflowId, runId } = workflowInfo();
-  const restoreId = runId.replace(/-/g, '').slice(0, 12);
+  // The random tail of the run id (see backupIdFor); restores recorded before keep the clock prefix.
+  const restoreId = patched('restore-id-random-suffix')
+    ? runSuffix(runId, 12)
+    : runId.replace(/-/g, '').slice(0, 12);
   const progress = trackProgress(plan.definition, plan.backup);
   const restore = restoreActivities(plan.activityTaskQueue);
   const docker = containerActivities(plan.activityTaskQueue, plan.stopTimeoutSeconds);
