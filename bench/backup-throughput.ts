@@ -5,7 +5,7 @@
 //   throughput  vs `restic backup` into the same S3 server       (target >= 1.3x)
 //   downtime    vs a plain `tar -c` of the volume to local disk  (target <= 1.3x)
 //   worker peak RSS at 1 GB and at 3 GB                          (target <= 250 MB, no growth)
-// Usage: . .stack/env && node bench/backup-throughput.ts [GB=1] [BIG_GB=3]
+// Usage: bash scripts/bench.sh backup-throughput [GB=1] [BIG_GB=3]   (installs restic and the aws CLI)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -5,7 +5,7 @@
 //   zstd        pg_dump --compress=0 -> zstd 3 on the host -> age -> S3   (extraArgs: ['--compress=0'])
 // and the worker's memory: VmRSS sampled during each run, and VmHWM (which includes the workflow
 // bundling at start-up, before any backup).
-// Usage: . .stack/env && node bench/postgres-backup.ts [pgbench scale, default 40 (~950 MB)]
+// Usage: bash scripts/bench.sh postgres-backup [pgbench scale, default 40 (~950 MB)]
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

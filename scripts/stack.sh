@@ -6,6 +6,7 @@
 #   scripts/stack.sh up       bring everything up, print where it listens, write .stack/env
 #   scripts/stack.sh down     stop the services this script started
 #   scripts/stack.sh status   show what runs
+#   scripts/stack.sh bench-tools   also install what the benchmarks compare with (restic, aws CLI)
 #   . .stack/env              the variables the tests and the CLI need (after `up`)
 #
 # `up` ends with a `stack: timings ...` line: seconds spent on each part. The image names can be
@@ -27,6 +28,9 @@ NODE_MAJOR=24
 BUSYBOX_IMAGE="${DOCKVAULT_BUSYBOX_IMAGE:-dockvault-busybox:1}"
 POSTGRES_IMAGE="${DOCKVAULT_POSTGRES_IMAGE:-dockvault-postgres:15}"
 SEARCH_ATTRIBUTES=(DockvaultDefinition DockvaultType DockvaultHost)
+
+# shellcheck source=scripts/tools.sh
+. "$ROOT/scripts/tools.sh"
 
 log() { printf '%s\n' "stack: $*" >&2; }
 die() {
@@ -262,6 +266,8 @@ export AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY"
 export AWS_REGION="us-east-1"
 export DOCKVAULT_BUSYBOX_IMAGE="$BUSYBOX_IMAGE"
 export DOCKVAULT_POSTGRES_IMAGE="$POSTGRES_IMAGE"
+export DOCKVAULT_COMPOSE="$DOCKVAULT_COMPOSE"
+export DOCKVAULT_S3_DATA_DIR="$STACK/s3/data"
 EOF
   chmod 600 "$STACK/env"
 }
@@ -279,6 +285,7 @@ up() {
   mkdir -p "$LOGS" "$PIDS"
   timed node ensure_node
   timed "npm deps" ensure_npm_deps
+  timed tools ensure_test_tools
   timed docker ensure_docker
   timed "busybox image" ensure_busybox_image
   timed "postgres image" ensure_postgres_image
@@ -293,6 +300,7 @@ up() {
   cat >&2 <<EOF
 stack: up in $total s
   node        $(node --version) ($NODE_BIN_DIR)
+  tools       age $(age --version), zstd $(zstd -q --version), compose: $DOCKVAULT_COMPOSE
   docker      $DOCKER_NOTE; images $BUSYBOX_IMAGE, $POSTGRES_IMAGE
   temporal    127.0.0.1:$TEMPORAL_PORT, Web UI http://127.0.0.1:$TEMPORAL_UI_PORT ($TEMPORAL_NOTE; log $LOGS/temporal.log)
   s3          http://127.0.0.1:$S3_PORT bucket $S3_BUCKET ($S3_NOTE; log $LOGS/versitygw.log)
@@ -333,8 +341,12 @@ case "${1:-}" in
 up) up ;;
 down) down ;;
 status) status ;;
+bench-tools)
+  mkdir -p "$LOGS"
+  ensure_bench_tools
+  ;;
 *)
-  echo "usage: $0 up|down|status" >&2
+  echo "usage: $0 up|down|status|bench-tools" >&2
   exit 2
   ;;
 esac
