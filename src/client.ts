@@ -1,9 +1,19 @@
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { TemporalSettings } from './config/index.ts';
-import type { BackupPlan, RestorePostgresPlan, RestoreVolumesPlan, VerifyPlan } from './plan/types.ts';
+import type {
+  BackupPlan,
+  BackupRunPlan,
+  RestorePostgresPlan,
+  RestoreVolumesPlan,
+  VerifyPlan,
+} from './plan/types.ts';
 import { definitionKey, hostKey, typeKey } from './search-attributes.ts';
+import { backupWorkflowId, backupWorkflowOptions } from './plan/workflow-options.ts';
+
+export { backupWorkflowId, backupWorkflowOptions };
 import { definitionLockId } from './workflows/definition-lock.ts';
 import type {
+  backupRunWorkflow,
   postgresBackupWorkflow,
   restorePostgresWorkflow,
   restoreVolumesWorkflow,
@@ -16,49 +26,8 @@ export async function connectClient(settings: TemporalSettings): Promise<Client>
   return new Client({ connection, namespace: settings.namespace });
 }
 
-/** `backup-<definition>-<UTC time>`: readable in the Web UI, unique per second per definition. */
-export function backupWorkflowId(definition: string, at: Date = new Date(), kind = 'backup'): string {
-  return `${kind}-${definition}-${at
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')}`;
-}
-
 export function workflowUrl(uiUrl: string, namespace: string, workflowId: string): string {
   return `${uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-}
-
-/** Workflow type, queue, args and Web UI metadata of a backup: what `run` starts and what schedules start. */
-export function backupWorkflowOptions(taskQueue: string, plan: BackupPlan) {
-  const typedSearchAttributes = [
-    { key: definitionKey, value: plan.definition },
-    { key: typeKey, value: plan.type },
-    { key: hostKey, value: plan.host },
-  ];
-  const staticSummary = `${plan.type} backup of ${plan.definition} on ${plan.host}`;
-  const target = `target: s3://${plan.target.bucket}/${plan.target.prefix}/${plan.definition}/`;
-  const staticDetails =
-    plan.type === 'postgresqldatabase'
-      ? [
-          `container: ${plan.container} (not stopped)`,
-          `databases: ${plan.databases === 'all' ? 'all, discovered at run time' : plan.databases.join(', ')}${plan.globals ? ' + globals' : ''}`,
-          `pg_dump --format=${plan.format} as OS user ${plan.osUser}${plan.dbUser ? `, role ${plan.dbUser}` : ''}`,
-          target,
-        ]
-      : [
-          `containers (stop order): ${plan.containers.join(', ') || '(none)'}`,
-          `volumes: ${plan.volumes.join(', ')}`,
-          target,
-          `staging: ${plan.staging.mode === 'staged' ? plan.staging.dir : 'none (streaming)'}`,
-        ];
-  return {
-    workflowType: plan.type === 'postgresqldatabase' ? 'postgresBackupWorkflow' : 'standardBackupWorkflow',
-    taskQueue,
-    args: [plan] as [BackupPlan],
-    typedSearchAttributes,
-    staticSummary,
-    staticDetails: staticDetails.join('\n\n'),
-  };
 }
 
 /**
@@ -91,6 +60,39 @@ export async function startBackup(
   });
   // The args were built from the same plan whose type chose the workflow type.
   return handle as WorkflowHandle<typeof standardBackupWorkflow>;
+}
+
+/** What starts a backup run: `run --all`, `run A B C` and the config's top-level schedule. */
+export function backupRunWorkflowOptions(taskQueue: string, plan: BackupRunPlan) {
+  const hosts = [...new Set(plan.steps.map((s) => s.plan.host))];
+  return {
+    workflowType: 'backupRunWorkflow' as const,
+    taskQueue,
+    args: [plan] as [BackupRunPlan],
+    staticSummary: `backup run of ${plan.label} (${plan.steps.length} on ${hosts.join(', ')})`,
+    staticDetails: [
+      `definitions (${plan.parallel ? 'together' : 'one after the other'}): ${plan.steps
+        .map((s) =>
+          s.after.length > 0 ? `${s.plan.definition} (after ${s.after.join(', ')})` : s.plan.definition,
+        )
+        .join(', ')}`,
+      'each runs as a child workflow; one summary notification at the end',
+    ].join('\n\n'),
+  };
+}
+
+/** `run-all-<UTC time>` for every definition, `run-<n>-definitions-<UTC time>` for some. */
+export async function startBackupRun(
+  client: Client,
+  taskQueue: string,
+  plan: BackupRunPlan,
+  all: boolean,
+): Promise<WorkflowHandle<typeof backupRunWorkflow>> {
+  const { workflowType, ...options } = backupRunWorkflowOptions(taskQueue, plan);
+  return client.workflow.start<typeof backupRunWorkflow>(workflowType, {
+    ...options,
+    workflowId: backupWorkflowId(all ? 'all' : `${plan.steps.length}-definitions`, new Date(), 'run'),
+  });
 }
 
 /** Workflow id `restore-<definition>-<UTC time>`; runs on the workflow queue, its activities on the host's. */

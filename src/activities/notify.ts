@@ -2,7 +2,7 @@
 // outcome. Webhook URLs come from this worker's config, never from the workflow (they are secrets).
 import { log } from '@temporalio/activity';
 import type { BackupMetrics } from '../metrics/backup-metrics.ts';
-import type { BackupOutcome, Notice } from '../notify/outcome.ts';
+import type { BackupOutcome, Notice, RunSummaryNotice } from '../notify/outcome.ts';
 import { summaryLine } from '../notify/payload.ts';
 import { deliverWebhook, type WebhookTarget } from '../notify/webhook.ts';
 
@@ -58,19 +58,32 @@ export function createNotifyActivities({ settings, metrics, timeoutMs }: NotifyD
   const delivered = new Set<string>();
   return {
     /** Metrics first (counted once per run), then webhooks; a failed webhook makes Temporal retry. */
-    async reportBackupOutcome(outcome: BackupOutcome): Promise<{ notified: number }> {
-      metrics?.record(outcome);
-      if (!settings) return { notified: 0 };
-      if (delivered.size > 10_000) delivered.clear();
-      const notified = await notifyWebhooks(settings, outcome, {
-        delivered,
-        dedupeKey: `${outcome.runId}/${outcome.event}`,
-        ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      });
-      if (notified > 0) log.info('notified', { webhooks: notified, summary: summaryLine(outcome) });
-      return { notified };
+    async reportBackupOutcome(
+      outcome: BackupOutcome & { summarizedByRun?: boolean },
+    ): Promise<{ notified: number }> {
+      const { summarizedByRun, ...notice } = outcome;
+      metrics?.record(notice);
+      // A definition backed up as part of a run is told in the run's summary instead.
+      if (!settings || summarizedByRun) return { notified: 0 };
+      return send(notice);
+    },
+
+    async reportRunSummary(summary: RunSummaryNotice): Promise<{ notified: number }> {
+      return send(summary);
     },
   };
+
+  async function send(notice: BackupOutcome | RunSummaryNotice): Promise<{ notified: number }> {
+    if (!settings) return { notified: 0 };
+    if (delivered.size > 10_000) delivered.clear();
+    const notified = await notifyWebhooks(settings, notice, {
+      delivered,
+      dedupeKey: `${notice.runId}/${notice.event}`,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+    if (notified > 0) log.info('notified', { webhooks: notified, summary: summaryLine(notice) });
+    return { notified };
+  }
 }
 
 export type NotifyActivities = ReturnType<typeof createNotifyActivities>;

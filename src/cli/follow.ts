@@ -1,8 +1,9 @@
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TransferProgress } from '../activities/heartbeat.ts';
-import type { BackupResult } from '../plan/types.ts';
+import type { BackupResult, BackupRunResult } from '../plan/types.ts';
 import { progressQuery, type WorkflowProgress } from '../workflows/progress.ts';
+import { runStateQuery, type RunEntry } from '../workflows/run-state.ts';
 import { formatBytes, formatSeconds } from './format.ts';
 
 export interface Followed {
@@ -79,27 +80,80 @@ export async function followRuns<R = BackupResult>(
       )
       .then((outcome) => void outcomes.set(run.definition, outcome)),
   );
+  await redrawUntil(
+    () =>
+      Promise.all(
+        runs.map(async (run) => {
+          const outcome = outcomes.get(run.definition);
+          if (outcome) return `${run.definition.padEnd(16)} ${outcome.error ? 'failed' : 'done'}`;
+          return line(run.definition, await snapshot(run.handle).catch(() => ({})));
+        }),
+      ),
+    Promise.all(settled),
+    out,
+  );
+  return runs.map((run) => outcomes.get(run.definition)!);
+}
+
+/**
+ * Follows a backup run: one line per definition, from the run's own state (queued, running, ended)
+ * and, while a definition runs, from its child workflow. Ends when the run ends.
+ */
+export async function followBackupRun(
+  client: Client,
+  handle: WorkflowHandle,
+  out: NodeJS.WriteStream = process.stdout,
+): Promise<{ result?: BackupRunResult; error?: string }> {
+  let final: { result?: BackupRunResult; error?: string } = {};
+  const done = handle.result().then(
+    (result: BackupRunResult) => void (final = { result }),
+    (err: unknown) => void (final = { error: describeFailure(err) }),
+  );
+  let entries: RunEntry[] = [];
+  await redrawUntil(
+    async () => {
+      try {
+        entries = await handle.query(runStateQuery);
+      } catch {
+        // Not picked up by a worker yet.
+      }
+      if (entries.length === 0) return ['backup run'.padEnd(16) + ' waiting for a worker'];
+      return Promise.all(
+        entries.map(async (e) => {
+          if (e.status !== 'running') {
+            return `${e.definition.padEnd(16)} ${e.status}${e.error ? `: ${e.error}` : ''}`;
+          }
+          const child = client.workflow.getHandle(e.workflowId);
+          return line(e.definition, await snapshot(child).catch(() => ({})));
+        }),
+      );
+    },
+    done,
+    out,
+  );
+  return final;
+}
+
+/** Redraws the lines `rows` gives until `done`; on a non-terminal output only lines that changed. */
+async function redrawUntil(
+  rows: () => Promise<string[]>,
+  done: Promise<unknown>,
+  out: NodeJS.WriteStream,
+): Promise<void> {
   const tty = out.isTTY;
   let drawn = 0;
-  const last = new Map<string, string>();
+  const last = new Map<number, string>();
   const draw = async () => {
-    const lines = await Promise.all(
-      runs.map(async (run) => {
-        const outcome = outcomes.get(run.definition);
-        if (outcome) return `${run.definition.padEnd(16)} ${outcome.error ? 'failed' : 'done'}`;
-        return line(run.definition, await snapshot(run.handle).catch(() => ({})));
-      }),
-    );
+    const lines = await rows();
     if (tty) {
       if (drawn > 0) out.write(`\x1b[${drawn}A`);
       for (const l of lines) out.write(`\x1b[2K${l.slice(0, (out.columns || 200) - 1)}\n`);
       drawn = lines.length;
     } else {
       lines.forEach((l, i) => {
-        const key = runs[i]!.definition;
         const brief = l.replace(/ \d[\d.]* \w+ \/.*$/, '');
-        if (last.get(key) !== brief) out.write(`${l}\n`);
-        last.set(key, brief);
+        if (last.get(i) !== brief) out.write(`${l}\n`);
+        last.set(i, brief);
       });
     }
   };
@@ -107,7 +161,7 @@ export async function followRuns<R = BackupResult>(
   // The pause between redraws ends early when the last run ends: a pending timer would keep the
   // process alive for up to its full interval after the summary.
   let wake = () => {};
-  void Promise.all(settled).then(() => {
+  void done.then(() => {
     finished = true;
     wake();
   });
@@ -123,7 +177,6 @@ export async function followRuns<R = BackupResult>(
     });
   }
   await draw();
-  return runs.map((run) => outcomes.get(run.definition)!);
 }
 
 /** The message and every cause: Temporal wraps the activity's error in ActivityFailure. */

@@ -111,6 +111,7 @@ export function describeDefinition(config: Config, def: BackupDefinition): strin
     `  compress:   ${compression}`,
     `  encrypt:    ${describeRecipients(config, def)}`,
     `  schedule:   ${describeSchedule(def.schedule)}`,
+    ...(def.after.length > 0 ? [`  in a run:   after ${def.after.join(', ')}`] : []),
     `  retention:  ${describeRetention(def.retention)}`,
   ].join('\n');
 }
@@ -120,6 +121,7 @@ export function describePlan(config: Config): string {
   const header = [
     `Temporal ${temporal.address}, namespace ${temporal.namespace}, workflows on task queue ${temporal.taskQueue}`,
     `S3 bucket ${s3.bucket} in ${s3.region}${s3.endpoint ? ` at ${s3.endpoint}` : ''}`,
+    `backup run (run --all${config.schedule ? ', schedule dockvault-run:all' : ''}): ${config.parallel ? 'all together' : 'one after the other'}; schedule ${describeSchedule(config.schedule)}`,
     `${config.backupDefinitions.length} backup definition(s):`,
   ];
   return [

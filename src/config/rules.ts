@@ -110,6 +110,61 @@ function definitionRules(
   compressionLevel(def.compression, globalAlgorithm, [...path, 'compression'], into);
 }
 
+/** `after` names other definitions of this file, never itself, and never closes a cycle. */
+function runOrderRules(definitions: unknown[], into: PathIssue[]): void {
+  const names = new Set(definitions.flatMap((d) => (isObj(d) && typeof d.name === 'string' ? [d.name] : [])));
+  const edges = new Map<string, string[]>();
+  definitions.forEach((def, i) => {
+    if (!isObj(def) || typeof def.name !== 'string') return;
+    const after = list(def.after).filter((a): a is string => typeof a === 'string');
+    after.forEach((name, j) => {
+      const path = ['backupDefinitions', i, 'after', j];
+      if (name === def.name) into.push({ path, message: 'a definition cannot run after itself' });
+      else if (!names.has(name)) {
+        into.push({
+          path,
+          message: `no backup definition named "${name}"; defined: ${[...names].join(', ')}`,
+        });
+      }
+    });
+    edges.set(
+      def.name,
+      after.filter((a) => a !== def.name && names.has(a)),
+    );
+  });
+  const cycle = findCycle(edges);
+  if (cycle) {
+    const i = definitions.findIndex((d) => isObj(d) && d.name === cycle[0]);
+    into.push({
+      path: ['backupDefinitions', i, 'after'],
+      message: `"after" makes a cycle: ${cycle.join(' -> ')}`,
+    });
+  }
+}
+
+function findCycle(edges: Map<string, string[]>): string[] | undefined {
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (node: string): string[] | undefined => {
+    if (state.get(node) === 'done') return undefined;
+    if (state.get(node) === 'open') return [...stack.slice(stack.indexOf(node)), node];
+    state.set(node, 'open');
+    stack.push(node);
+    for (const next of edges.get(node) ?? []) {
+      const found = visit(next);
+      if (found) return found;
+    }
+    stack.pop();
+    state.set(node, 'done');
+    return undefined;
+  };
+  for (const node of edges.keys()) {
+    const found = visit(node);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 export function crossFieldIssues(raw: unknown): PathIssue[] {
   const issues: PathIssue[] = [];
   if (!isObj(raw)) return issues;
@@ -126,5 +181,6 @@ export function crossFieldIssues(raw: unknown): PathIssue[] {
   definitions.forEach((def, i) => {
     if (isObj(def)) definitionRules(def, ['backupDefinitions', i], globalAlgorithm, issues);
   });
+  runOrderRules(definitions, issues);
   return issues;
 }

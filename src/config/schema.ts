@@ -231,6 +231,10 @@ export const definitionSchema = z.strictObject({
   hooks: hooksSchema.prefault({}),
   postgres: postgresSchema.prefault({}).describe('Only for postgresqldatabase definitions.'),
   timeoutMinutes: positiveInt.optional().describe('Upper bound for a whole run.'),
+  after: z
+    .array(definitionName)
+    .default([])
+    .describe('In a run of several definitions, start this one only once these have ended.'),
 });
 
 export const rawConfigSchema = z.strictObject({
@@ -244,6 +248,13 @@ export const rawConfigSchema = z.strictObject({
   stopTimeoutSeconds: nonNegativeInt.default(30).describe('Grace period for docker stop.'),
   retention: retentionSchema.prefault({}),
   notifications: notificationsSchema.prefault({}),
+  schedule: scheduleSchema
+    .optional()
+    .describe('Runs every definition as one backup run (`dockvault run --all`) on a Temporal Schedule.'),
+  parallel: z
+    .boolean()
+    .default(false)
+    .describe('In a run of several definitions, start them together (each still waits for its "after").'),
   backupDefinitions: z.array(definitionSchema).min(1, { error: 'expected at least one backup definition' }),
 });
 

@@ -30,4 +30,31 @@ export interface StaleNotice {
   checkedAt: string;
 }
 
-export type Notice = BackupOutcome | StaleNotice;
+/** One summary for a backup run over several definitions, instead of one notice per definition. */
+export interface RunSummaryNotice {
+  event: 'success' | 'failure';
+  kind: 'run';
+  label: string;
+  workflowId: string;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  ok: number;
+  failed: number;
+  definitions: {
+    definition: string;
+    type: string;
+    host: string;
+    status: 'ok' | 'failed' | 'not started';
+    backupId?: string | undefined;
+    error?: string | undefined;
+    downtimeMs?: number | undefined;
+    storedBytes?: number | undefined;
+  }[];
+}
+
+export type Notice = BackupOutcome | StaleNotice | RunSummaryNotice;
+
+export function isRunSummary(notice: Notice): notice is RunSummaryNotice {
+  return 'kind' in notice && notice.kind === 'run';
+}

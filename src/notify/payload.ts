@@ -1,7 +1,7 @@
 // Webhook bodies: generic JSON (every field, for scripts and alert routers) and Slack-compatible
 // `{ text, blocks }` (also accepted by Mattermost and Rocket.Chat incoming webhooks).
 import { toolVersion } from '../version.ts';
-import type { Notice } from './outcome.ts';
+import { isRunSummary, type Notice, type RunSummaryNotice } from './outcome.ts';
 
 export interface NoticeContext {
   /** Link to the run in the Temporal Web UI (absent for stale notices). */
@@ -21,6 +21,10 @@ function durationText(ms: number): string {
 
 export function jsonPayload(notice: Notice, ctx: NoticeContext): Record<string, unknown> {
   const base = { tool: 'dockvault', version: toolVersion, ...notice };
+  if (isRunSummary(notice)) {
+    const durationMs = Date.parse(notice.finishedAt) - Date.parse(notice.startedAt);
+    return { ...base, durationSeconds: seconds(durationMs), workflowUrl: ctx.workflowUrl };
+  }
   if (notice.event === 'stale') {
     return { ...base, staleAfterSeconds: seconds(notice.staleAfterMs) };
   }
@@ -35,6 +39,7 @@ export function jsonPayload(notice: Notice, ctx: NoticeContext): Record<string, 
 
 /** One line that says it all, used as Slack's `text` (notification preview) and in logs. */
 export function summaryLine(notice: Notice): string {
+  if (isRunSummary(notice)) return runSummaryLine(notice);
   const who = `${notice.type} backup "${notice.definition}" on ${notice.host}`;
   if (notice.event === 'stale') {
     const last = notice.lastSuccessAt ? `last success ${notice.lastSuccessAt}` : 'no successful backup yet';
@@ -46,12 +51,46 @@ export function summaryLine(notice: Notice): string {
   return `dockvault: ${who} succeeded in ${took} (backup ${notice.backupId})`;
 }
 
+function runSummaryLine(notice: RunSummaryNotice): string {
+  const took = durationText(Date.parse(notice.finishedAt) - Date.parse(notice.startedAt));
+  const counts = `${notice.ok} ok, ${notice.failed} failed`;
+  if (notice.event === 'success') return `dockvault: backup run of ${notice.label}: ${counts} in ${took}`;
+  const failed = notice.definitions.filter((d) => d.status !== 'ok').map((d) => d.definition);
+  return `dockvault: backup run of ${notice.label} FAILED: ${counts} in ${took} (failed: ${failed.join(', ')})`;
+}
+
+/** Per definition: "site on local: OK (backup 2026...)" or "db on local: FAILED: why". */
+export function runSummaryDetails(notice: RunSummaryNotice): string[] {
+  return notice.definitions.map((d) => {
+    const where = `${d.definition} on ${d.host}`;
+    if (d.status === 'ok') return `${where}: OK (backup ${d.backupId ?? '?'})`;
+    if (d.status === 'not started') return `${where}: NOT STARTED${d.error ? `: ${d.error}` : ''}`;
+    return `${where}: FAILED: ${d.error ?? 'unknown error'}`;
+  });
+}
+
 function escapeSlack(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 export function slackPayload(notice: Notice, ctx: NoticeContext): { text: string; blocks: unknown[] } {
   const text = summaryLine(notice);
+  if (isRunSummary(notice)) {
+    const blocks: unknown[] = [
+      { type: 'section', text: { type: 'mrkdwn', text: escapeSlack(text) } },
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: escapeSlack(runSummaryDetails(notice).join('\n').slice(0, 2900)) },
+      },
+    ];
+    if (ctx.workflowUrl) {
+      blocks.push({
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: `<${ctx.workflowUrl}|Open the run in the Temporal Web UI>` }],
+      });
+    }
+    return { text: ctx.workflowUrl ? `${text} ${ctx.workflowUrl}` : text, blocks };
+  }
   const fields: string[] = [`*Definition:* ${notice.definition}`, `*Host:* ${notice.host}`];
   if (notice.event !== 'stale') {
     fields.push(`*Backup:* ${notice.backupId}`);

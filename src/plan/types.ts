@@ -90,6 +90,40 @@ export interface BackupResult {
   hookWarnings: string[];
 }
 
+/** One definition in a backup run: its plan, and the definitions of the same run it waits for. */
+export interface RunStep {
+  plan: BackupPlan;
+  after: string[];
+}
+
+/** `dockvault run` over several definitions (or the config's top-level schedule): one parent workflow. */
+export interface BackupRunPlan {
+  /** What the run covers, for people: "all definitions", "site, db". */
+  label: string;
+  /** In the order the config lists them; run one after the other unless `parallel`. */
+  steps: RunStep[];
+  parallel: boolean;
+  /** The host queue whose worker sends the run's summary notification (the config's own host). */
+  notifyTaskQueue: string;
+}
+
+export interface DefinitionOutcome {
+  definition: string;
+  type: BackupPlan['type'];
+  host: string;
+  workflowId: string;
+  status: 'ok' | 'failed' | 'not started';
+  result?: BackupResult | undefined;
+  error?: string | undefined;
+}
+
+export interface BackupRunResult {
+  label: string;
+  ok: number;
+  failed: number;
+  outcomes: DefinitionOutcome[];
+}
+
 /** `dockvault restore` of a standard backup: which backup, which volumes, into which volumes. */
 export interface RestoreVolumesPlan {
   definition: string;

@@ -5,9 +5,10 @@ import type {
   ScheduleOverlapPolicy,
 } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
-import { backupWorkflowOptions } from '../client.ts';
+import { backupRunWorkflowOptions, backupWorkflowOptions } from '../client.ts';
 import type { BackupDefinition, Config, Schedule } from '../config/index.ts';
 import { buildPlan } from '../plan/build.ts';
+import { buildRunPlan } from '../plan/run.ts';
 
 /** Every schedule dockvault manages has this id prefix and `managedBy` in its memo. */
 export const SCHEDULE_ID_PREFIX = 'dockvault-';
@@ -16,6 +17,10 @@ export const MANAGED_BY = 'dockvault';
 export function scheduleIdFor(definition: string): string {
   return `${SCHEDULE_ID_PREFIX}${definition}`;
 }
+
+/** The config's top-level schedule: a ':' never occurs in a definition name, so it cannot clash. */
+export const RUN_SCHEDULE_ID = `${SCHEDULE_ID_PREFIX}run:all`;
+export const RUN_SCHEDULE_LABEL = 'all definitions';
 
 /**
  * Set once at creation: Temporal cannot update a schedule's memo, so what changes (the config hash)
@@ -108,13 +113,60 @@ export function desiredSchedule(
   def: BackupDefinition,
   env: NodeJS.ProcessEnv = process.env,
 ): DesiredSchedule | undefined {
-  const schedule = def.schedule;
-  if (!schedule) return undefined;
-  const plan = buildPlan(config, def, env);
+  if (!def.schedule) return undefined;
   const { workflowType, typedSearchAttributes, ...start } = backupWorkflowOptions(
     config.temporal.taskQueue,
-    plan,
+    buildPlan(config, def, env),
   );
+  return scheduleFor(config, def.schedule, {
+    scheduleId: scheduleIdFor(def.name),
+    definition: def.name,
+    workflowType,
+    workflowId: `backup-${def.name}`,
+    start,
+    typedSearchAttributes,
+  });
+}
+
+/** The top-level schedule: one backup run over every definition, as `dockvault run --all` starts it. */
+export function desiredRunSchedule(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): DesiredSchedule | undefined {
+  if (!config.schedule) return undefined;
+  const { workflowType, ...start } = backupRunWorkflowOptions(
+    config.temporal.taskQueue,
+    buildRunPlan(config, config.backupDefinitions, env),
+  );
+  return scheduleFor(config, config.schedule, {
+    scheduleId: RUN_SCHEDULE_ID,
+    definition: RUN_SCHEDULE_LABEL,
+    workflowType,
+    workflowId: 'run-all',
+    start,
+    typedSearchAttributes: [],
+  });
+}
+
+type StartOptions = Omit<ReturnType<typeof backupWorkflowOptions>, 'workflowType' | 'typedSearchAttributes'>;
+
+/**
+ * A schedule whose action starts exactly what the CLI starts (same workflow type, queue, plan,
+ * search attributes, summary), with `workflowId` to which Temporal appends the scheduled time.
+ */
+function scheduleFor(
+  config: Config,
+  schedule: Schedule,
+  action: {
+    scheduleId: string;
+    definition: string;
+    workflowType: string;
+    workflowId: string;
+    start: StartOptions | Omit<ReturnType<typeof backupRunWorkflowOptions>, 'workflowType'>;
+    typedSearchAttributes: ReturnType<typeof backupWorkflowOptions>['typedSearchAttributes'];
+  },
+): DesiredSchedule {
+  const { scheduleId, definition, workflowType, workflowId, start, typedSearchAttributes } = action;
   const spec = {
     cronExpressions: schedule.cron,
     intervals: schedule.every.map((every) => ({ every })),
@@ -126,7 +178,6 @@ export function desiredSchedule(
     catchupWindow: schedule.catchupWindow,
     pauseOnFailure: schedule.pauseOnFailure,
   };
-  const workflowId = `backup-${def.name}`;
   const configHash = createHash('sha256')
     .update(
       canonical({
@@ -143,10 +194,9 @@ export function desiredSchedule(
     )
     .digest('hex')
     .slice(0, 16);
-  const scheduleId = scheduleIdFor(def.name);
   return {
     scheduleId,
-    definition: def.name,
+    definition,
     configHash,
     paused: schedule.paused,
     options: {
@@ -161,13 +211,13 @@ export function desiredSchedule(
         typedSearchAttributes,
         memo: {
           managedBy: MANAGED_BY,
-          definition: def.name,
+          definition,
           configHash,
           paused: schedule.paused,
           spec: specSummary(schedule),
         },
       },
-      memo: { managedBy: MANAGED_BY, definition: def.name, taskQueue: config.temporal.taskQueue },
+      memo: { managedBy: MANAGED_BY, definition, taskQueue: config.temporal.taskQueue },
       // The schedule itself is filterable too: `temporal schedule list --query 'DockvaultDefinition="x"'`.
       typedSearchAttributes,
       state: {

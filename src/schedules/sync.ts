@@ -2,7 +2,9 @@ import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@t
 import type { Config } from '../config/index.ts';
 import {
   MANAGED_BY,
+  RUN_SCHEDULE_ID,
   SCHEDULE_ID_PREFIX,
+  desiredRunSchedule,
   desiredSchedule,
   scheduleIdFor,
   type ActionMemo,
@@ -112,13 +114,17 @@ export async function syncSchedules(
 ): Promise<SyncOutcome[]> {
   const outcomes: SyncOutcome[] = [];
   const wanted = new Set<string>();
-  for (const def of config.backupDefinitions) {
-    const desired = desiredSchedule(config, def);
+  const desiredAll = [
+    desiredRunSchedule(config),
+    ...config.backupDefinitions.map((def) => desiredSchedule(config, def)),
+  ];
+  for (const desired of desiredAll) {
     if (!desired) continue;
     wanted.add(desired.scheduleId);
     outcomes.push(await syncOne(client, config, desired, dryRun));
   }
   const candidates = new Set(await listedScheduleIds(client));
+  candidates.add(RUN_SCHEDULE_ID);
   for (const def of config.backupDefinitions) candidates.add(scheduleIdFor(def.name));
   for (const scheduleId of [...candidates].sort()) {
     if (wanted.has(scheduleId)) continue;

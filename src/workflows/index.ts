@@ -6,3 +6,4 @@ export { verifyBackupWorkflow } from './verify-backup.ts';
 export { restorePostgresWorkflow } from './restore-postgres.ts';
 export { pruneWorkflow } from './prune.ts';
 export { definitionLockWorkflow } from './definition-lock.ts';
+export { backupRunWorkflow } from './backup-run.ts';

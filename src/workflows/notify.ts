@@ -33,9 +33,15 @@ export async function reportOutcome(
           warnings: outcome.result.hookWarnings,
         }
       : { event: 'failure' as const, error: failureMessage(outcome.error) };
+  // Started by a backup run: the run sends one summary for all its definitions.
+  const summarizedByRun = workflowInfo().parent !== undefined;
   try {
     await CancellationScope.nonCancellable(() =>
-      notifyActivities(plan.activityTaskQueue).reportBackupOutcome({ ...base, ...details }),
+      notifyActivities(plan.activityTaskQueue).reportBackupOutcome({
+        ...base,
+        ...details,
+        ...(summarizedByRun ? { summarizedByRun } : {}),
+      }),
     );
   } catch (err) {
     log.warn('notification failed', { definition: plan.definition, error: failureMessage(err) });

@@ -1,17 +1,29 @@
 import { parseArgs } from 'node:util';
-import { connectClient, definitionLockHolder, startBackup, workflowUrl } from '../../client.ts';
+import type { Client } from '@temporalio/client';
+import {
+  connectClient,
+  definitionLockHolder,
+  startBackup,
+  startBackupRun,
+  workflowUrl,
+} from '../../client.ts';
 import type { Config } from '../../config/index.ts';
 import { buildPlan } from '../../plan/build.ts';
+import { buildRunPlan } from '../../plan/run.ts';
+import type { BackupResult } from '../../plan/types.ts';
 import { UsageError, type Command } from '../command.ts';
-import { followRuns, type Followed } from '../follow.ts';
+import { followBackupRun, followRuns, type Followed } from '../follow.ts';
 import { formatBytes, formatSeconds } from '../format.ts';
 import { configOption, loadCliConfig } from '../load-config.ts';
 import { definitionBusy } from '../../workflows/definition-lock.ts';
 
 const help = `Usage: dockvault run NAME... | --all [--config FILE] [--no-wait]
 
-Starts a backup of each named definition now and follows them with a progress line each, then prints
-a summary. Exit code 1 if any failed. --no-wait starts them and prints the workflow ids.
+Starts a backup now and follows it with a progress line per definition, then prints a summary. One
+NAME starts that definition's backup workflow; several, or --all, start one backup run (a parent
+workflow whose children are the definitions' backups, one after the other unless the config says
+\`parallel: true\`, each after its \`after\`) with one summary notification. Exit code 1 if any
+failed. --no-wait starts it and prints the workflow id.
 A definition that already has a backup or restore running (started by a schedule, another run or the
 temporal CLI) is refused and nothing is started (exit code 1).`;
 
@@ -27,6 +39,36 @@ export function selectDefinitions(config: Config, names: string[], all: boolean)
     );
   }
   return names.map((n) => known.get(n)!);
+}
+
+function printOk(definition: string, r: BackupResult) {
+  console.log(
+    `OK     ${definition} ${r.backupId}: ${r.objects} object(s), ${formatBytes(r.plaintextBytes)} -> ` +
+      `${formatBytes(r.storedBytes)} stored, downtime ${formatSeconds(r.downtimeMs)}`,
+  );
+  for (const w of r.hookWarnings) console.log(`       warning: ${w}`);
+}
+
+/** One definition on its own: its backup workflow directly, with its own notifications. */
+async function runOne(
+  client: Client,
+  config: Config,
+  plan: ReturnType<typeof buildPlan>,
+  noWait: boolean,
+): Promise<number> {
+  const handle = await startBackup(client, config.temporal.taskQueue, plan);
+  const url = workflowUrl(config.temporal.uiUrl, config.temporal.namespace, handle.workflowId);
+  console.log(`started ${handle.workflowId}  ${url}`);
+  if (noWait) return 0;
+  const runs: Followed[] = [{ definition: plan.definition, handle, url }];
+  const [outcome] = await followRuns(runs);
+  console.log('');
+  if (outcome?.result) {
+    printOk(outcome.definition, outcome.result);
+    return 0;
+  }
+  console.log(`FAILED ${plan.definition}: ${outcome?.error}\n       ${url}`);
+  return 1;
 }
 
 export const runCommand: Command = {
@@ -58,29 +100,30 @@ export const runCommand: Command = {
         console.error(`${definitionBusy(plan.definition, holder)}; not starting a backup`);
       }
       if (busy) return 1;
-      const runs: Followed[] = [];
-      for (const plan of plans) {
-        const handle = await startBackup(client, config.temporal.taskQueue, plan);
-        const url = workflowUrl(config.temporal.uiUrl, config.temporal.namespace, handle.workflowId);
-        runs.push({ definition: plan.definition, handle, url });
-        console.log(`started ${handle.workflowId}  ${url}`);
+      if (plans.length === 1 && !values.all) {
+        return await runOne(client, config, plans[0]!, values['no-wait'] ?? false);
       }
+      const runPlan = buildRunPlan(config, definitions);
+      const handle = await startBackupRun(client, config.temporal.taskQueue, runPlan, values.all ?? false);
+      const url = workflowUrl(config.temporal.uiUrl, config.temporal.namespace, handle.workflowId);
+      console.log(`started ${handle.workflowId}  ${url}`);
       if (values['no-wait']) return 0;
-      const outcomes = await followRuns(runs);
+      const { result, error } = await followBackupRun(client, handle);
       console.log('');
-      for (const o of outcomes) {
-        if (o.result) {
-          const r = o.result;
-          console.log(
-            `OK     ${o.definition} ${r.backupId}: ${r.objects} object(s), ${formatBytes(r.plaintextBytes)} -> ` +
-              `${formatBytes(r.storedBytes)} stored, downtime ${formatSeconds(r.downtimeMs)}`,
-          );
-          for (const w of r.hookWarnings) console.log(`       warning: ${w}`);
-        } else {
-          console.log(`FAILED ${o.definition}: ${o.error}\n       ${o.url}`);
-        }
+      if (!result) {
+        console.log(`FAILED backup run: ${error ?? 'unknown error'}\n       ${url}`);
+        return 1;
       }
-      return outcomes.every((o) => o.result) ? 0 : 1;
+      console.log(`backup run of ${result.label}: ${result.ok} ok, ${result.failed} failed  ${url}`);
+      for (const o of result.outcomes) {
+        const childUrl = workflowUrl(config.temporal.uiUrl, config.temporal.namespace, o.workflowId);
+        if (o.result) printOk(o.definition, o.result);
+        else
+          console.log(
+            `${o.status === 'not started' ? 'SKIPPED' : 'FAILED'} ${o.definition}: ${o.error}\n       ${childUrl}`,
+          );
+      }
+      return result.failed === 0 ? 0 : 1;
     } finally {
       await client.connection.close();
     }

@@ -38,6 +38,8 @@ before(async () => {
       volumes: [d.volume],
       schedule: { cron: '0 3 1 1 *' },
     })),
+    // A run starts its definitions one after the other unless told otherwise: here all at once.
+    { parallel: true },
   );
   await env.startWorker();
 });
@@ -76,7 +78,7 @@ async function expectAllRunning() {
   for (const d of definitions) assert.equal(await env.fixtures.isRunning(d.app), true, `${d.app} runs again`);
 }
 
-test('run --all: five definitions at once each get their own backup id and staging, all succeed', async () => {
+test('run --all with parallel: true: five definitions at once each get their own backup id and staging, all succeed', async () => {
   const r = await runCli(['run', '--all', '--config', env.configPath]);
   assert.equal(r.code, 0, `run --all failed:\n${r.stdout}\n${r.stderr}\n${env.worker!.output()}`);
   const ids = new Map<string, string>();

@@ -487,6 +487,28 @@ const cases: Case[] = [
     expect: [{ path: 'notifications.webhooks[0].staleAfter', message: /staleAfter is required/ }],
   },
   {
+    name: 'after names an unknown definition',
+    yaml: std('    after: [dbb]\n'),
+    expect: [
+      { path: 'backupDefinitions[0].after[0]', message: /no backup definition named "dbb"; defined: app/ },
+    ],
+  },
+  {
+    name: 'after names the definition itself',
+    yaml: std('    after: [app]\n'),
+    expect: [{ path: 'backupDefinitions[0].after[0]', message: /cannot run after itself/ }],
+  },
+  {
+    name: 'after makes a cycle',
+    yaml: `${std('    after: [db]\n')}  - name: db\n    type: postgres\n    containers: [pg]\n    after: [app]\n`,
+    expect: [{ path: 'backupDefinitions[0].after', message: /"after" makes a cycle: app -> db -> app/ }],
+  },
+  {
+    name: 'top-level schedule without cron or every',
+    yaml: top('schedule: { timezone: UTC }'),
+    expect: [{ path: 'schedule', message: /needs "cron" or "every"/ }],
+  },
+  {
     name: 'webhook url is not http',
     yaml: top('notifications: { webhooks: [{ url: "ftp://x" }] }'),
     expect: [{ path: 'notifications.webhooks[0].url', message: /http\(s\) URL/ }],
