@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { livenessHeartbeat } from './activities/heartbeat.ts';
 import { createHostActivities } from './activities/index.ts';
+import { createNotifyActivities } from './activities/notify.ts';
 import type { NotifySettings } from './activities/notify.ts';
 import { cachedStores } from './activities/stores.ts';
 import { createDockerClient } from './docker/client.ts';
@@ -60,6 +61,8 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
       workflowBundle: { codePath: await buildWorkflowBundle(join(settings.stateDir, 'bundle')) },
+      // Alerts about a host whose own worker is absent are sent by any worker that runs workflows.
+      activities: createNotifyActivities({ settings: settings.alerts?.notify }),
     });
     const activityWorker = await Worker.create({
       connection,

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
 import { createContainerActivities } from './containers.ts';
+import { createHostPresenceActivities } from './host.ts';
 import { createNotifyActivities, type NotifyDeps } from './notify.ts';
 import { createPostgresActivities } from './postgres.ts';
 import { createPruneActivities } from './prune.ts';
@@ -27,6 +28,7 @@ export function createHostActivities({
   notify,
 }: HostActivityDeps) {
   return {
+    ...createHostPresenceActivities(),
     ...createContainerActivities({ docker, stopped }),
     ...createTransferActivities({ docker, storeFor }),
     ...createStorageActivities({ storeFor }),

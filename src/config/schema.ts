@@ -251,6 +251,11 @@ export const rawConfigSchema = z.strictObject({
   schedule: scheduleSchema
     .optional()
     .describe('Runs every definition as one backup run (`dockvault run --all`) on a Temporal Schedule.'),
+  workerWait: interval
+    .prefault('10m')
+    .describe(
+      'How long a backup waits for its host\'s worker before failing with "no worker for host"; a run never stops containers later than this after it was due.',
+    ),
   parallel: z
     .boolean()
     .default(false)

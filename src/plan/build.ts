@@ -30,6 +30,7 @@ export function buildPlan(
     retention: def.retention,
     timeZone: def.schedule?.timezone ?? 'UTC',
     timeoutMinutes: def.timeoutMinutes,
+    workerWaitMs: config.workerWait,
   };
   if (def.type === 'standard') {
     return {

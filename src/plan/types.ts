@@ -26,6 +26,8 @@ interface PlanBase {
   timeZone?: string | undefined;
   /** The definition's timeoutMinutes: the run is stopped (and cleaned up) when it takes longer. */
   timeoutMinutes?: number | undefined;
+  /** The config's workerWait (ms): the run fails when no host worker takes its first step by then. */
+  workerWaitMs?: number | undefined;
 }
 
 export type Staging = { mode: 'staged'; dir: string; minFreeMiB: number } | { mode: 'streaming' };

@@ -1,7 +1,8 @@
-import { CancellationScope, log, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log, workflowInfo } from '@temporalio/workflow';
 import type { BackupPlan, BackupResult } from '../plan/types.ts';
 import { notifyActivities } from './activity-proxies.ts';
 import { failureMessage } from './prune.ts';
+import { NO_WORKER_ERROR } from './host-worker.ts';
 
 /**
  * Reports a run's outcome to the worker (metrics, webhooks). Never throws and is not cancellable:
@@ -35,9 +36,15 @@ export async function reportOutcome(
       : { event: 'failure' as const, error: failureMessage(outcome.error) };
   // Started by a backup run: the run sends one summary for all its definitions.
   const summarizedByRun = workflowInfo().parent !== undefined;
+  // With no worker on the host, the alert goes out through whichever worker runs the workflows.
+  const noWorker =
+    'error' in outcome &&
+    outcome.error instanceof ApplicationFailure &&
+    outcome.error.type === NO_WORKER_ERROR;
+  const queue = noWorker ? workflowInfo().taskQueue : plan.activityTaskQueue;
   try {
     await CancellationScope.nonCancellable(() =>
-      notifyActivities(plan.activityTaskQueue).reportBackupOutcome({
+      notifyActivities(queue).reportBackupOutcome({
         ...base,
         ...details,
         ...(summarizedByRun ? { summarizedByRun } : {}),

@@ -8,6 +8,7 @@ import {
 } from './activity-proxies.ts';
 import { hostCompressionFor } from '../postgres/compression.ts';
 import { reportOutcome } from './notify.ts';
+import { awaitHostWorker } from './host-worker.ts';
 import { trackProgress } from './progress.ts';
 import { pruneAfterBackup } from './prune.ts';
 import { withDefinitionLock } from './definition-lock.ts';
@@ -42,6 +43,15 @@ async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFai
   const startedAt = new Date().toISOString();
   const objects: StoredObject[] = [];
   const hookWarnings: string[] = [];
+
+  progress.phase('waiting for the host worker');
+  try {
+    await awaitHostWorker(plan);
+  } catch (err) {
+    // Nothing was done on the host, so there is nothing to clean up there: only the alert.
+    await reportOutcome(plan, { backupId, startedAt }, { error: err });
+    throw err;
+  }
 
   try {
     progress.phase('preflight');

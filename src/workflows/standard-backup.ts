@@ -3,6 +3,7 @@ import type { StagedArchive } from '../activities/transfer.ts';
 import type { BackupResult, StandardBackupPlan, StoredObject } from '../plan/types.ts';
 import { backupIdFor, containerActivities, dataActivities, storageActivities } from './activity-proxies.ts';
 import { reportOutcome } from './notify.ts';
+import { awaitHostWorker } from './host-worker.ts';
 import { trackProgress } from './progress.ts';
 import { WhileStopped } from './while-stopped.ts';
 import { type Restarted, restartStopped } from './restart.ts';
@@ -35,6 +36,15 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
   let downtimeMs = 0;
   let restarted: Restarted | undefined;
   let stagingRemoved: Promise<void> | undefined;
+
+  progress.phase('waiting for the host worker');
+  try {
+    await awaitHostWorker(plan);
+  } catch (err) {
+    // Nothing was done on the host, so there is nothing to clean up there: only the alert.
+    await reportOutcome(plan, { backupId, startedAt }, { error: err });
+    throw err;
+  }
 
   try {
     progress.phase('preflight');

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { backupWorkflowId, connectClient, workflowUrl } from '../../client.ts';
 import type { PruneResult } from '../../activities/prune.ts';
 import { buildPlan } from '../../plan/build.ts';
+import { requireWorkers } from '../worker-presence.ts';
 import type { PrunePlan } from '../../plan/types.ts';
 import { definitionKey, hostKey, typeKey } from '../../search-attributes.ts';
 import type { pruneWorkflow } from '../../workflows/index.ts';
@@ -62,6 +63,11 @@ export const pruneCommand: Command = {
     const client = await connectClient(config.temporal);
     let failed = 0;
     try {
+      await requireWorkers(
+        client,
+        config.temporal.taskQueue,
+        definitions.map((def) => buildPlan(config, def)),
+      );
       for (const def of definitions) {
         const base = buildPlan(config, def);
         const plan: PrunePlan = {

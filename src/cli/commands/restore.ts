@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectClient, startPostgresRestore, startRestore, workflowUrl } from '../../client.ts';
+import { checkBackupExists } from '../backup-exists.ts';
+import { requireWorkers } from '../worker-presence.ts';
 import type { Config } from '../../config/index.ts';
 import { buildPlan } from '../../plan/build.ts';
 import type {
@@ -111,8 +113,10 @@ export const restoreCommand: Command = {
       mappings: parseMappings(values['to-volume'] ?? []),
       stopTimeoutSeconds: base.stopTimeoutSeconds,
     };
+    await checkBackupExists(plan.target, plan.definition, [plan.backup]);
     const client = await connectClient(config.temporal);
     try {
+      await requireWorkers(client, config.temporal.taskQueue, [plan]);
       const handle = await startRestore(client, config.temporal.taskQueue, plan);
       const url = workflowUrl(config.temporal.uiUrl, config.temporal.namespace, handle.workflowId);
       console.log(`started ${handle.workflowId}  ${url}`);
@@ -169,8 +173,10 @@ async function restorePostgres(
     clean: opts.clean,
     globals: opts.globals,
   };
+  await checkBackupExists(plan.target, plan.definition, [plan.backup]);
   const client = await connectClient(config.temporal);
   try {
+    await requireWorkers(client, config.temporal.taskQueue, [plan]);
     const handle = await startPostgresRestore(client, config.temporal.taskQueue, plan);
     const url = workflowUrl(config.temporal.uiUrl, config.temporal.namespace, handle.workflowId);
     console.log(`started ${handle.workflowId}  ${url}`);

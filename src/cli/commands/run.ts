@@ -13,6 +13,7 @@ import { buildRunPlan } from '../../plan/run.ts';
 import type { BackupResult } from '../../plan/types.ts';
 import { UsageError, type Command } from '../command.ts';
 import { followBackupRun, followRuns, type Followed } from '../follow.ts';
+import { requireWorkers } from '../worker-presence.ts';
 import { formatBytes, formatSeconds } from '../format.ts';
 import { configOption, loadCliConfig } from '../load-config.ts';
 import { definitionBusy } from '../../workflows/definition-lock.ts';
@@ -100,6 +101,7 @@ export const runCommand: Command = {
         console.error(`${definitionBusy(plan.definition, holder)}; not starting a backup`);
       }
       if (busy) return 1;
+      await requireWorkers(client, config.temporal.taskQueue, plans);
       if (plans.length === 1 && !values.all) {
         return await runOne(client, config, plans[0]!, values['no-wait'] ?? false);
       }

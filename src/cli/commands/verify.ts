@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { connectClient, startVerify, workflowUrl } from '../../client.ts';
+import { checkBackupExists } from '../backup-exists.ts';
+import { requireWorkers } from '../worker-presence.ts';
 import { buildPlan } from '../../plan/build.ts';
 import type { VerifyPlan, VerifyResult } from '../../plan/types.ts';
 import { UsageError, type Command } from '../command.ts';
@@ -50,8 +52,14 @@ export const verifyCommand: Command = {
       backups,
       identityFile: identityPath(config, values.identity),
     };
+    await checkBackupExists(
+      plan.target,
+      plan.definition,
+      plan.backups === 'all' ? [] : [plan.backups].flat(),
+    );
     const client = await connectClient(config.temporal);
     try {
+      await requireWorkers(client, config.temporal.taskQueue, [plan]);
       const handle = await startVerify(client, config.temporal.taskQueue, plan, base.type);
       const url = workflowUrl(config.temporal.uiUrl, config.temporal.namespace, handle.workflowId);
       console.log(`started ${handle.workflowId}  ${url}`);
