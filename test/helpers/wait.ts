@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 
 /** Polls until the condition holds; fails with what was awaited when the time is up. */
 export async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string) {
@@ -22,4 +22,22 @@ export async function waitForScheduledRun(client: Client, scheduleId: string): P
     'the triggered action',
   );
   return workflowId;
+}
+
+/** How a run ended, 'completed' or 'failed: <cause>', or 'still running after N s' when it did not. */
+export async function runOutcome(handle: WorkflowHandle, timeoutMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      handle.result().then(
+        () => 'completed',
+        (err: Error) => `failed: ${err.cause instanceof Error ? err.cause.message : err.message}`,
+      ),
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`still running after ${timeoutMs / 1000} s`), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -9,16 +9,20 @@ export interface WorkerProcess {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-/** A real `dockvault worker` process, ready once it has announced its queues. */
+/**
+ * A real `dockvault worker` process, ready once it has announced its queues. `workerBin` runs another
+ * checkout's worker (the upgrade drill's previous release).
+ */
 export async function startWorker(
   configPath: string,
   stateDir: string,
   extraArgs: string[] = [],
+  workerBin = bin,
 ): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
     [
-      bin,
+      workerBin,
       'worker',
       '--config',
       configPath,
