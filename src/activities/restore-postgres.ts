@@ -12,7 +12,6 @@ import type { RestorePostgresPlan } from '../plan/types.ts';
 import { listDatabasesCommand, parseDatabaseList, pgErrorSummary } from '../postgres/commands.ts';
 import { PasswordFileError, resolveCredentials, type Credentials } from '../postgres/credentials.ts';
 import {
-  ChecksumMismatchError,
   CorruptBackupObjectError,
   ReaderFailedError,
   RestoreError,
@@ -21,6 +20,7 @@ import {
 import { execWithStdin } from '../restore/exec-stdin.ts';
 import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
+import { checkStoredObject } from '../restore/read-object.ts';
 import { SkipExistingRoles } from '../restore/pg-globals.ts';
 import { checkIdentityMatches } from '../restore/select.ts';
 import { objectKey } from '../storage/layout.ts';
@@ -102,9 +102,10 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
         user: input.conn.osUser,
         env: input.creds.env,
       });
+      const store = storeFor(input.target);
       try {
         await pipeline(
-          await storeFor(input.target).get(input.key, { signal: progress.signal }),
+          await store.get(input.key, { signal: progress.signal, size: input.object.storedBytes }),
           stored,
           createDecryptStream(identities, { name: input.key }),
           createDecompressor(input.compression),
@@ -117,13 +118,8 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
         if (err instanceof AgeError) throw new CorruptBackupObjectError(err.message, { cause: err });
         throw err;
       }
-      const sha256 = stored.digest();
       const { exitCode, output } = await sink.result;
-      if (sha256 !== input.object.sha256) {
-        throw new ChecksumMismatchError(
-          `${input.key}: stored object does not match the manifest: sha256 ${sha256}, manifest says ${input.object.sha256}`,
-        );
-      }
+      checkStoredObject(store.location, input.key, input.object, stored);
       if (exitCode !== 0) {
         throw new ReaderFailedError(
           `${input.command[0] ?? ''} of ${input.key} in container "${input.conn.container}" failed with exit code ${exitCode}: ${pgErrorSummary(output)}`,

@@ -112,13 +112,15 @@ export function createVerifyActivities({ storeFor }: VerifyActivityDeps) {
       } catch (err) {
         const definite = err instanceof RestoreError || (err instanceof StorageError && !err.retryable);
         if (!definite) throw err;
-        log.warn('object failed verification', { key, error: (err as Error).message });
+        const message = (err as Error).message;
+        log.warn('object failed verification', { key, error: message });
         return {
           backupId: input.backupId,
           name: object.name,
           ok: false,
           plaintextBytes: 0,
-          error: (err as Error).message,
+          // The report names the object once, in front of what is wrong with it.
+          error: message.startsWith(`${key}: `) ? message.slice(key.length + 2) : message,
         };
       } finally {
         progress.stop();

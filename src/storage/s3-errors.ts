@@ -1,6 +1,7 @@
 // Translates AWS SDK failures into the store's typed errors, with the location and key in the message.
 import {
   BucketNotFoundError,
+  ObjectIntegrityError,
   ObjectNotFoundError,
   StorageAccessError,
   StorageError,
@@ -84,6 +85,14 @@ export function errorName(err: unknown): string | undefined {
 }
 
 /**
+ * The SDK's flexible checksums validate a downloaded body against the checksum the server stored at
+ * upload (x-amz-checksum-crc32) and fail the stream with a plain Error when they differ.
+ */
+function isChecksumMismatch(err: unknown): boolean {
+  return err instanceof Error && /^Checksum mismatch: expected /.test(err.message);
+}
+
+/**
  * @param what    what was being done, e.g. `get backups/x/manifest.json`
  * @param key     the relative key (for ObjectNotFoundError and the error's `key` field)
  */
@@ -91,6 +100,12 @@ export function toStorageError(err: unknown, ctx: { location: string; what: stri
   if (err instanceof StorageError) return err;
   if (err instanceof Error && err.name === 'AbortError') return err;
   const opts = { location: ctx.location, key: ctx.key, cause: err };
+  if (isChecksumMismatch(err)) {
+    return new ObjectIntegrityError('stored bytes do not match: checksum mismatch (damaged in storage)', {
+      ...opts,
+      key: ctx.key ?? ctx.what,
+    });
+  }
   const detail = `${ctx.what} at ${ctx.location}: ${sdkMessage(err)}`;
   const name = errorName(err);
   const status = httpStatus(err);

@@ -157,7 +157,7 @@ const restoreNotRetryable = [
   'UnknownBackupError',
   'IdentityMismatchError',
   'IdentityFileError',
-  'ChecksumMismatchError',
+  'ObjectIntegrityError',
   'CorruptBackupObjectError',
   'VolumeInUseError',
   'UnsupportedRestoreTargetError',
