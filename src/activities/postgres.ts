@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { ContainerNotFoundError, mapDockerError } from '../docker/errors.ts';
 import { execCapture, execStream, type ExecStreamResult } from '../docker/exec.ts';
 import { sealAndStore } from '../pipeline/seal-and-store.ts';
@@ -23,7 +23,7 @@ import {
 import { pgDumpCompressionLevel } from '../postgres/compression.ts';
 import { PasswordFileError, resolveCredentials, type Credentials } from '../postgres/credentials.ts';
 import { objectKey } from '../storage/layout.ts';
-import { PreflightError, mapFailures } from './failure.ts';
+import { PreflightError } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
@@ -45,6 +45,12 @@ export class PgDumpFailedError extends Error {
   // pg_dump exited with an error: running it again would mostly repeat it (permissions, a missing
   // object, a bad extra argument); a run that must survive transient faults is simply scheduled again.
   readonly retryable = false;
+}
+
+/** pg_isready says the server rejects connections: starting up or shutting down, worth another attempt. */
+export class PostgresNotReadyError extends Error {
+  override name = 'PostgresNotReadyError';
+  readonly retryable = true;
 }
 
 type Connection = Pick<PostgresBackupPlan, 'container' | 'osUser' | 'dbUser' | 'passwordFile'>;
@@ -224,7 +230,7 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
     }
   }
 
-  return mapFailures({
+  return {
     /**
      * Preflight: the container runs, PostgreSQL answers in it, the configured databases exist (all
      * missing ones named in one error). Returns the databases to dump: the configured list, or every
@@ -241,9 +247,8 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
       const ready = await capture(input, creds, pgIsReadyCommand(creds));
       if (ready.exitCode === 1) {
         // Starting up or shutting down: worth another attempt in a moment.
-        throw ApplicationFailure.retryable(
+        throw new PostgresNotReadyError(
           `PostgreSQL in container "${input.container}" is rejecting connections (starting up or shutting down?): ${ready.stdout.trim()}`,
-          'PostgresNotReady',
         );
       }
       if (ready.exitCode !== 0) {
@@ -331,7 +336,7 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
         details: { serverVersion: input.serverVersion, pgDumpVersion: input.pgDumpVersion },
       });
     },
-  });
+  };
 }
 
 export type PostgresActivities = ReturnType<typeof createPostgresActivities>;

@@ -26,7 +26,6 @@ import { checkIdentityMatches } from '../restore/select.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
 import type { S3Target } from '../storage/store.ts';
-import { mapFailures } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
@@ -131,7 +130,7 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
     }
   }
 
-  return mapFailures({
+  return {
     /**
      * Preflight: the backup, the identity, the databases asked for, and the target server. Databases
      * that exist there are refused (all named in one error) unless the plan says clean.
@@ -316,7 +315,7 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
         extra: item.object.name.includes('.sql.gz') ? [zlib.createGunzip()] : [],
       });
     },
-  });
+  };
 }
 
 export type RestorePostgresActivities = ReturnType<typeof createRestorePostgresActivities>;

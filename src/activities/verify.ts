@@ -9,7 +9,6 @@ import { checkIdentityMatches } from '../restore/select.ts';
 import { objectKey } from '../storage/layout.ts';
 import { listBackups, type BackupListing, type ManifestObject } from '../storage/manifest.ts';
 import { StorageError, type S3Target } from '../storage/store.ts';
-import { mapFailures } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
@@ -42,7 +41,7 @@ function readerFor(object: ManifestObject, key: string): { reader: string[]; wha
 
 /** Activities of `dockvault verify`: read every object back as a restore would, keep nothing. */
 export function createVerifyActivities({ storeFor }: VerifyActivityDeps) {
-  return mapFailures({
+  return {
     /** The backups the plan names, newest first; an unknown id fails the whole verify with the list. */
     async listBackupsToVerify(input: { plan: VerifyPlan }): Promise<BackupToVerify[]> {
       const { plan } = input;
@@ -126,7 +125,7 @@ export function createVerifyActivities({ storeFor }: VerifyActivityDeps) {
         progress.stop();
       }
     },
-  });
+  };
 }
 
 export type VerifyActivities = ReturnType<typeof createVerifyActivities>;
