@@ -10,7 +10,7 @@ import { DeleteObjectsError, StorageAccessError, type BackupStore } from '../sto
 import type { StoreFor } from './stores.ts';
 
 /** Objects without a manifest younger than this may belong to a run still uploading: never touched. */
-export const INCOMPLETE_GRACE_MS = 86_400_000;
+const INCOMPLETE_GRACE_MS = 86_400_000;
 
 export type PruneAction = 'keep' | 'delete' | 'deleted' | 'locked' | 'failed';
 

@@ -3,13 +3,23 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type Docker from 'dockerode';
 import { log } from '@temporalio/activity';
-import { execCapture } from '../docker/exec.ts';
+import { execCapture, execWithStdin } from '../docker/exec.ts';
 import { createDecryptStream } from '../pipeline/age/decrypt.ts';
 import { AgeError } from '../pipeline/age/errors.ts';
 import { createDecompressor, type CompressionAlgorithm } from '../pipeline/compression.ts';
 import { Meter } from '../pipeline/meter.ts';
 import type { RestorePostgresPlan } from '../plan/types.ts';
-import { listDatabasesCommand, parseDatabaseList, pgErrorSummary } from '../postgres/commands.ts';
+import {
+  listDatabasesCommand,
+  listRolesCommand,
+  parseDatabaseList,
+  parseNulRecords,
+  pgErrorSummary,
+  pgRestoreCommand,
+  psqlScriptCommand,
+  psqlStatementCommand,
+  quoteIdentifier,
+} from '../postgres/commands.ts';
 import { PasswordFileError, resolveCredentials, type Credentials } from '../postgres/credentials.ts';
 import {
   CorruptBackupObjectError,
@@ -17,7 +27,6 @@ import {
   RestoreError,
   RestoreSelectionError,
 } from '../restore/errors.ts';
-import { execWithStdin } from '../restore/exec-stdin.ts';
 import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
 import { checkStoredObject } from '../restore/read-object.ts';
@@ -200,23 +209,7 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
     }): Promise<{ skippedRoles: string[]; warnings: string[] }> {
       const { plan } = input;
       const creds = await credentials(plan);
-      const roles = (
-        await capture(plan, creds, [
-          'psql',
-          '--no-psqlrc',
-          '--no-align',
-          '--tuples-only',
-          '--record-separator-zero',
-          ...(creds.dbUser ? ['--username', creds.dbUser] : []),
-          '--dbname',
-          MAINTENANCE_DB,
-          '--command',
-          'SELECT rolname FROM pg_roles',
-        ])
-      )
-        .split('\0')
-        .map((r) => r.replace(/^\n/, ''))
-        .filter((r) => r !== '');
+      const roles = parseNulRecords(await capture(plan, creds, listRolesCommand(creds, MAINTENANCE_DB)));
       const filter = new SkipExistingRoles(roles);
       const output = await streamInto({
         target: plan.target,
@@ -226,14 +219,7 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
         identityFile: plan.identityFile,
         conn: plan,
         creds,
-        command: [
-          'psql',
-          '--no-psqlrc',
-          '--quiet',
-          ...(creds.dbUser ? ['--username', creds.dbUser] : []),
-          '--dbname',
-          MAINTENANCE_DB,
-        ],
+        command: psqlScriptCommand(creds, MAINTENANCE_DB, { stopOnError: false }),
         extra: [filter],
       });
       const warnings = output.split('\n').filter((l) => /\bERROR\b/.test(l));
@@ -252,7 +238,6 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
     }): Promise<void> {
       const { plan, item } = input;
       const creds = await credentials(plan);
-      const user = creds.dbUser ? ['--username', creds.dbUser] : [];
       const base = {
         target: plan.target,
         key: item.key,
@@ -265,52 +250,23 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
       if (item.object.format === 'pg_dump-custom') {
         await streamInto({
           ...base,
-          command: [
-            'pg_restore',
-            '--create',
-            '--exit-on-error',
-            ...(plan.clean ? ['--clean', '--if-exists'] : []),
-            ...user,
-            '--dbname',
-            MAINTENANCE_DB,
-          ],
+          command: pgRestoreCommand(creds, MAINTENANCE_DB, plan.clean),
           extra: [],
         });
         return;
       }
-      const quoted = `"${item.database.replaceAll('"', '""')}"`;
+      const quoted = quoteIdentifier(item.database);
       if (plan.clean) {
-        await capture(plan, creds, [
-          'psql',
-          '--no-psqlrc',
-          ...user,
-          '--dbname',
-          MAINTENANCE_DB,
-          '--command',
-          `DROP DATABASE IF EXISTS ${quoted}`,
-        ]);
+        await capture(
+          plan,
+          creds,
+          psqlStatementCommand(creds, MAINTENANCE_DB, `DROP DATABASE IF EXISTS ${quoted}`),
+        );
       }
-      await capture(plan, creds, [
-        'psql',
-        '--no-psqlrc',
-        ...user,
-        '--dbname',
-        MAINTENANCE_DB,
-        '--command',
-        `CREATE DATABASE ${quoted}`,
-      ]);
+      await capture(plan, creds, psqlStatementCommand(creds, MAINTENANCE_DB, `CREATE DATABASE ${quoted}`));
       await streamInto({
         ...base,
-        command: [
-          'psql',
-          '--no-psqlrc',
-          '--quiet',
-          '--set',
-          'ON_ERROR_STOP=1',
-          ...user,
-          '--dbname',
-          `dbname='${item.database.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`,
-        ],
+        command: psqlScriptCommand(creds, item.database, { stopOnError: true }),
         // pg_dump gzipped the plain script itself (the object name says .sql.gz).
         extra: item.object.name.includes('.sql.gz') ? [zlib.createGunzip()] : [],
       });

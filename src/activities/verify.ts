@@ -1,6 +1,7 @@
 import { log } from '@temporalio/activity';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import type { VerifiedObject, VerifyPlan } from '../plan/types.ts';
+import { pgRestoreReadCommand } from '../postgres/commands.ts';
 import { RestoreError } from '../restore/errors.ts';
 import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
@@ -30,9 +31,7 @@ function readerFor(object: ManifestObject, key: string): { reader: string[]; wha
     case 'tar':
       return { reader: ['tar', '--list', '--file=-'], what: `reading ${key} as tar` };
     case 'pg_dump-custom':
-      // Not --list: it stops after the table of contents. Rendering the whole archive as a script
-      // (to /dev/null) reads and decompresses every table's data.
-      return { reader: ['pg_restore', '--file=/dev/null'], what: `reading ${key} as a pg_dump archive` };
+      return { reader: pgRestoreReadCommand, what: `reading ${key} as a pg_dump archive` };
     case 'sql':
       // Decrypting and decompressing it whole is the check: the output goes to /dev/null.
       return { reader: ['cat'], what: `reading ${key}` };

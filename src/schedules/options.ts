@@ -63,7 +63,7 @@ export interface DesiredSchedule {
   };
 }
 
-export function specSummary(schedule: Schedule): string {
+function specSummary(schedule: Schedule): string {
   const parts = [
     ...schedule.cron.map((c) => `cron "${c}"`),
     ...schedule.every.map((ms) => `every ${formatMs(ms)}`),

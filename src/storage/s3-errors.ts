@@ -56,7 +56,7 @@ export function redactSecrets(text: string): string {
   return out;
 }
 
-export function sdkMessage(err: unknown): string {
+function sdkMessage(err: unknown): string {
   const e = asSdkError(err);
   const name = e.name && e.name !== 'Error' ? e.name : (e.code ?? e.Code);
   let message = e.message ?? '';
@@ -68,14 +68,14 @@ export function sdkMessage(err: unknown): string {
   return redactSecrets([name, status ? `(HTTP ${status})` : '', message].filter(Boolean).join(' ').trim());
 }
 
-export function isNetworkError(err: unknown): boolean {
+function isNetworkError(err: unknown): boolean {
   const e = asSdkError(err);
   if ((e.code && NETWORK_CODES.has(e.code)) || (e.name && NETWORK_CODES.has(e.name))) return true;
   if (Array.isArray(e.errors)) return e.errors.some(isNetworkError);
   return false;
 }
 
-export function httpStatus(err: unknown): number | undefined {
+function httpStatus(err: unknown): number | undefined {
   return asSdkError(err).$metadata?.httpStatusCode;
 }
 

@@ -11,10 +11,10 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
+  paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
-import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
+import type { ListObjectsV2CommandOutput, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { uploadStream } from './multipart-upload.ts';
 import { createS3Client, PREFLIGHT_TUNING } from './s3-client.ts';
 import { errorName, toStorageError } from './s3-errors.ts';
@@ -167,21 +167,8 @@ export class S3Store implements BackupStore {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    let token: string | undefined;
-    do {
-      let res;
-      try {
-        res = await this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.#target.bucket,
-            Prefix: this.#root + prefix,
-            ContinuationToken: token,
-          }),
-        );
-      } catch (err) {
-        throw this.#error(err, `list ${prefix || '/'}`);
-      }
-      for (const obj of res.Contents ?? []) {
+    for await (const page of this.#pages(this.#root + prefix, `list ${prefix || '/'}`)) {
+      for (const obj of page.Contents ?? []) {
         if (obj.Key === undefined) continue;
         yield {
           key: this.#relative(obj.Key),
@@ -189,34 +176,35 @@ export class S3Store implements BackupStore {
           lastModified: obj.LastModified ?? new Date(0),
         };
       }
-      token = res.IsTruncated ? res.NextContinuationToken : undefined;
-    } while (token);
+    }
   }
 
   async listPrefixes(prefix: string): Promise<string[]> {
     const dir = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
     const out: string[] = [];
-    let token: string | undefined;
-    do {
-      let res;
-      try {
-        res = await this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.#target.bucket,
-            Prefix: this.#root + dir,
-            Delimiter: '/',
-            ContinuationToken: token,
-          }),
-        );
-      } catch (err) {
-        throw this.#error(err, `list ${dir || '/'}`);
-      }
-      for (const p of res.CommonPrefixes ?? []) {
+    for await (const page of this.#pages(this.#root + dir, `list ${dir || '/'}`, '/')) {
+      for (const p of page.CommonPrefixes ?? []) {
         if (p.Prefix !== undefined) out.push(this.#relative(p.Prefix));
       }
-      token = res.IsTruncated ? res.NextContinuationToken : undefined;
-    } while (token);
+    }
     return out.sort();
+  }
+
+  /** ListObjectsV2 pages through the SDK's paginator, its failures as the store's typed errors. */
+  async *#pages(
+    fullPrefix: string,
+    what: string,
+    delimiter?: string,
+  ): AsyncIterable<ListObjectsV2CommandOutput> {
+    const pages = paginateListObjectsV2(
+      { client: this.#client },
+      { Bucket: this.#target.bucket, Prefix: fullPrefix, ...(delimiter ? { Delimiter: delimiter } : {}) },
+    );
+    try {
+      for await (const page of pages) yield page;
+    } catch (err) {
+      throw this.#error(err, what);
+    }
   }
 
   async deleteMany(keys: string[]): Promise<void> {
@@ -297,6 +285,7 @@ export class S3Store implements BackupStore {
   }
 
   async listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]> {
+    // The SDK has no paginator for ListMultipartUploads: its pages continue from two markers.
     const out: UnfinishedUpload[] = [];
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;

@@ -19,7 +19,7 @@ runs) and unfinished multipart uploads older than a day are removed; younger one
 in progress and are left alone. Objects under Object Lock retention are skipped ("locked until ...").
 --dry-run decides and prints, deleting nothing. Exit code 1 if anything failed.`;
 
-export function formatPruneResult(r: PruneResult): string[] {
+function formatPruneResult(r: PruneResult): string[] {
   const lines = [`${r.definition}: ${r.policy}${r.dryRun ? ' (dry run: nothing deleted)' : ''}`];
   if (r.backups.length === 0) lines.push('  no backups');
   for (const b of r.backups) {

@@ -49,7 +49,7 @@ export function identityPath(config: Config, flag: string | undefined): string {
   return resolve(path);
 }
 
-export function parseMappings(values: string[]): { from: string; to: string }[] {
+function parseMappings(values: string[]): { from: string; to: string }[] {
   return values.map((v) => {
     const m = /^([^=]+)=([^=]+)$/.exec(v);
     if (!m) throw new UsageError(`--to-volume expects OLD=NEW, got "${v}"`);
