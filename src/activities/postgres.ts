@@ -2,7 +2,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { log } from '@temporalio/activity';
-import { ContainerNotFoundError, mapDockerError } from '../docker/errors.ts';
+import { inspectContainerWithEnv } from '../docker/containers.ts';
+import { ContainerNotFoundError } from '../docker/errors.ts';
 import { execCapture, execStream, type ExecStreamResult } from '../docker/exec.ts';
 import { sealAndStore } from '../pipeline/seal-and-store.ts';
 import type { PostgresBackupPlan, StoredObject } from '../plan/types.ts';
@@ -85,25 +86,16 @@ function describePgDumpCompression(extraArgs: readonly string[]): string {
 
 /** Activities over a PostgreSQL server in a container: preflight, and dumps streamed to storage. */
 export function createPostgresActivities({ docker, storeFor }: PostgresActivityDeps) {
-  /** The container's state and environment; a missing or stopped container is a preflight error. */
+  /** The container's state and environment; a missing container is a preflight error. */
   async function containerInfo(name: string): Promise<{ running: boolean; status: string; env: string[] }> {
     try {
-      const info = await docker.getContainer(name).inspect();
-      return {
-        running: info.State.Running && !info.State.Restarting,
-        status: info.State.Status,
-        env: info.Config.Env ?? [],
-      };
+      const { state, env } = await inspectContainerWithEnv(docker, name);
+      return { running: state.running, status: state.status, env };
     } catch (err) {
-      const mapped = mapDockerError(
-        err,
-        `inspecting container '${name}'`,
-        () => new ContainerNotFoundError(name),
-      );
-      if (mapped instanceof ContainerNotFoundError) {
+      if (err instanceof ContainerNotFoundError) {
         throw new PreflightError(`container "${name}" does not exist; nothing was dumped`);
       }
-      throw mapped;
+      throw err;
     }
   }
 

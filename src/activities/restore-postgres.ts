@@ -3,6 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type Docker from 'dockerode';
 import { log } from '@temporalio/activity';
+import { inspectContainerWithEnv } from '../docker/containers.ts';
+import { ContainerNotFoundError } from '../docker/errors.ts';
 import { execCapture, execWithStdin } from '../docker/exec.ts';
 import { createDecryptStream } from '../pipeline/age/decrypt.ts';
 import { AgeError } from '../pipeline/age/errors.ts';
@@ -66,14 +68,15 @@ const MAINTENANCE_DB = 'template1';
 /** Activities of `dockvault restore` for PostgreSQL: preflight, globals, one database at a time. */
 export function createRestorePostgresActivities({ docker, storeFor }: RestorePostgresDeps) {
   async function credentials(conn: Conn): Promise<Credentials> {
-    const info = await docker
-      .getContainer(conn.container)
-      .inspect()
-      .catch(() => undefined);
-    if (!info) throw new RestoreError(`container "${conn.container}" does not exist`);
-    if (!info.State.Running) throw new RestoreError(`container "${conn.container}" is not running`);
+    const { state, env } = await inspectContainerWithEnv(docker, conn.container).catch((err: unknown) => {
+      if (err instanceof ContainerNotFoundError) {
+        throw new RestoreError(`container "${conn.container}" does not exist`);
+      }
+      throw err;
+    });
+    if (!state.running) throw new RestoreError(`container "${conn.container}" is not running`);
     try {
-      return await resolveCredentials(conn, info.Config.Env ?? []);
+      return await resolveCredentials(conn, env);
     } catch (err) {
       if (err instanceof PasswordFileError) throw new RestoreError(err.message);
       throw err;
