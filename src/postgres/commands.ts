@@ -25,6 +25,27 @@ function userArgs(conn: ConnectionOptions): string[] {
   return conn.dbUser ? ['--username', conn.dbUser] : [];
 }
 
+/** psql running one query, values only; `nulSeparated` ends each record with NUL (a name may hold a newline). */
+function psqlQuery(
+  conn: ConnectionOptions,
+  database: string,
+  sql: string,
+  opts: { nulSeparated: boolean },
+): string[] {
+  return [
+    'psql',
+    '--no-psqlrc',
+    '--no-align',
+    '--tuples-only',
+    ...(opts.nulSeparated ? ['--record-separator-zero'] : []),
+    ...userArgs(conn),
+    '--dbname',
+    dbnameConninfo(database),
+    '--command',
+    sql,
+  ];
+}
+
 export function pgIsReadyCommand(conn: ConnectionOptions): string[] {
   return ['pg_isready', ...userArgs(conn)];
 }
@@ -34,32 +55,16 @@ export function pgIsReadyCommand(conn: ConnectionOptions): string[] {
  * 'n' not) followed by the name. NUL separators because a database name may contain newlines.
  */
 export function listDatabasesCommand(conn: ConnectionOptions, maintenanceDb: string): string[] {
-  return [
-    'psql',
-    '--no-psqlrc',
-    '--no-align',
-    '--tuples-only',
-    '--record-separator-zero',
-    ...userArgs(conn),
-    '--dbname',
-    dbnameConninfo(maintenanceDb),
-    '--command',
+  return psqlQuery(
+    conn,
+    maintenanceDb,
     "SELECT CASE WHEN datistemplate THEN 't' ELSE 'n' END || datname FROM pg_database WHERE datallowconn ORDER BY datname",
-  ];
+    { nulSeparated: true },
+  );
 }
 
 export function serverVersionCommand(conn: ConnectionOptions, maintenanceDb: string): string[] {
-  return [
-    'psql',
-    '--no-psqlrc',
-    '--no-align',
-    '--tuples-only',
-    ...userArgs(conn),
-    '--dbname',
-    dbnameConninfo(maintenanceDb),
-    '--command',
-    'SHOW server_version',
-  ];
+  return psqlQuery(conn, maintenanceDb, 'SHOW server_version', { nulSeparated: false });
 }
 
 export const pgDumpVersionCommand = ['pg_dump', '--version'];
@@ -92,18 +97,7 @@ export function pgDumpAllGlobalsCommand(conn: ConnectionOptions): string[] {
 
 /** Every role's name, NUL-terminated: the roles a globals restore leaves as they are. */
 export function listRolesCommand(conn: ConnectionOptions, maintenanceDb: string): string[] {
-  return [
-    'psql',
-    '--no-psqlrc',
-    '--no-align',
-    '--tuples-only',
-    '--record-separator-zero',
-    ...userArgs(conn),
-    '--dbname',
-    dbnameConninfo(maintenanceDb),
-    '--command',
-    'SELECT rolname FROM pg_roles',
-  ];
+  return psqlQuery(conn, maintenanceDb, 'SELECT rolname FROM pg_roles', { nulSeparated: true });
 }
 
 /** Records from `--record-separator-zero` output (a role list): the values, in order. */

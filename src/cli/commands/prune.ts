@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../command.ts';
 import { backupWorkflowId, connectClient, workflowUrl } from '../../client.ts';
 import type { PruneResult } from '../../activities/prune.ts';
 import { buildPlan } from '../../plan/build.ts';
@@ -7,7 +7,7 @@ import { definitionKey, hostKey, typeKey } from '../../search-attributes.ts';
 import type { pruneWorkflow } from '../../workflows/index.ts';
 import type { Command } from '../command.ts';
 import { formatBytes } from '../format.ts';
-import { configOption, loadCliConfig } from '../load-config.ts';
+import { loadCliConfig } from '../load-config.ts';
 import { selectDefinitions } from './run.ts';
 
 const help = `Usage: dockvault prune NAME... | --all [--dry-run] [--config FILE]
@@ -43,20 +43,9 @@ function formatPruneResult(r: PruneResult): string[] {
 
 export const pruneCommand: Command = {
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...configOption,
-        all: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(help);
-      return 0;
-    }
+    const parsed = parseCommandArgs(argv, help, { all: { type: 'boolean' }, 'dry-run': { type: 'boolean' } });
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const config = await loadCliConfig(values.config);
     const definitions = selectDefinitions(config, positionals, values.all ?? false);
     const client = await connectClient(config.temporal);
