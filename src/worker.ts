@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { livenessHeartbeat } from './activities/heartbeat.ts';
+import { typedFailures } from './activities/failure.ts';
 import { createHostActivities } from './activities/index.ts';
 import { createNotifyActivities } from './activities/notify.ts';
 import type { NotifySettings } from './activities/notify.ts';
@@ -68,7 +69,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       connection,
       namespace: settings.namespace,
       taskQueue: settings.hostTaskQueue,
-      interceptors: { activity: [livenessHeartbeat] },
+      interceptors: { activity: [livenessHeartbeat, typedFailures] },
       // Beats reach Temporal within 2 s: a cancellation reaches the activity, and progress the UI, that fast.
       maxHeartbeatThrottleInterval: '2 seconds',
       activities: createHostActivities({

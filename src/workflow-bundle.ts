@@ -28,7 +28,7 @@ const inlineMapPrefix = '//# sourceMappingURL=data:application/json;charset=utf-
  * file): stack traces still map to the original files and lines, and the worker holds the bundle and
  * its parsed map in both of its threads for its whole life (idle worker ~7 MB smaller).
  */
-export function withoutEmbeddedSources(code: string): string {
+function withoutEmbeddedSources(code: string): string {
   const at = code.lastIndexOf('//# sourceMappingURL=data:');
   const base64 = at < 0 ? -1 : code.indexOf('base64,', at);
   if (base64 < 0) throw new Error('the workflow bundle has no inline source map');

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { log } from '@temporalio/activity';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   type ContainerState,
@@ -13,7 +13,12 @@ import { ContainerNotFoundError, VolumeNotFoundError } from '../docker/errors.ts
 import { estimateVolumeSize, inspectVolume } from '../docker/volumes.ts';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
 import type { HookPlan } from '../plan/types.ts';
-import { PreflightError, mapFailures } from './failure.ts';
+import {
+  ContainerRestartError,
+  ContainerRestartedDuringBackupError,
+  HookFailedError,
+  PreflightError,
+} from './failure.ts';
 
 /** How long a restarted container must stay up to count as restarted. */
 const SETTLE_MS = 1500;
@@ -38,7 +43,7 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
     log.warn('container removed while stopped', { container });
   };
 
-  return mapFailures({
+  return {
     /** Preflight: every container and volume exists; nothing is changed. All problems in one error. */
     async inspectBackupSources(input: { containers: string[]; volumes: string[] }): Promise<BackupSources> {
       const problems: string[] = [];
@@ -110,10 +115,7 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
         }
       }
       if (failures.length > 0) {
-        throw ApplicationFailure.retryable(
-          `could not restart: ${failures.join('; ')}`,
-          'ContainerRestartError',
-        );
+        throw new ContainerRestartError(`could not restart: ${failures.join('; ')}`);
       }
       const firstStop = Math.min(...entries.map((e) => Date.parse(e.stoppedAt)));
       return { downtimeMs: Number.isFinite(firstStop) ? Math.max(Date.now() - firstStop, 0) : 0 };
@@ -147,10 +149,7 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
         });
       }
       if (failures.length > 0) {
-        throw ApplicationFailure.retryable(
-          `could not restart: ${failures.join('; ')}`,
-          'ContainerRestartError',
-        );
+        throw new ContainerRestartError(`could not restart: ${failures.join('; ')}`);
       }
     },
 
@@ -161,10 +160,9 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
         if ((await inspectContainer(docker, name)).running) back.push(name);
       }
       if (back.length > 0) {
-        throw ApplicationFailure.nonRetryable(
+        throw new ContainerRestartedDuringBackupError(
           `container(s) ${back.join(', ')} started again while their volumes were being archived ` +
             '(a restart policy or another tool); the archive may be inconsistent and was discarded',
-          'ContainerRestartedDuringBackup',
         );
       }
     },
@@ -179,13 +177,13 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
         }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }));
         if (result.exitCode === 0) continue;
         const message = `${stage} hook in ${hook.container} (${hook.command.join(' ')}) failed with exit code ${result.exitCode}: ${result.stderr.trim().slice(-500)}`;
-        if (stage === 'preStop') throw ApplicationFailure.nonRetryable(message, 'HookFailedError');
+        if (stage === 'preStop') throw new HookFailedError(message);
         log.warn(message);
         warnings.push(message);
       }
       return warnings;
     },
-  });
+  };
 }
 
 export type ContainerActivities = ReturnType<typeof createContainerActivities>;

@@ -1,4 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+
+// Whether a failed activity is retried is decided by its error's class, through `retryable`, and
+// nowhere else: the workflows' retry policies list no error types, so renaming a class cannot change
+// what is retried. An error without `retryable` (a bug, a library's plain Error) is retried.
 
 /** A problem retrying cannot fix (bad input, missing container); the workflow fails at once. */
 export class PreflightError extends Error {
@@ -6,11 +11,30 @@ export class PreflightError extends Error {
   readonly retryable = false;
 }
 
+/** A pre-stop hook failed: the run stops before any container is stopped. */
+export class HookFailedError extends Error {
+  override name = 'HookFailedError';
+  readonly retryable = false;
+}
+
+/** A container did not come back (or not for long); retried for minutes, then the reconciler takes over. */
+export class ContainerRestartError extends Error {
+  override name = 'ContainerRestartError';
+  readonly retryable = true;
+}
+
+/** A container came back while its volumes were read: the archive may be inconsistent, the run fails. */
+export class ContainerRestartedDuringBackupError extends Error {
+  override name = 'ContainerRestartedDuringBackupError';
+  readonly retryable = false;
+}
+
 /**
- * Turns the adapters' typed errors into Temporal failures: errors that say `retryable: false` fail
- * the activity without retries, under their own type name, so the workflow and the UI show the cause.
+ * An activity's error as Temporal sees it: one that says `retryable: false` fails the activity without
+ * retries, under its own type name, so the workflow and the UI show the cause; others are retried
+ * under the activity's retry policy.
  */
-function toFailure(err: unknown): unknown {
+export function toActivityFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof Error && (err as { retryable?: unknown }).retryable === false) {
     return ApplicationFailure.create({
@@ -23,19 +47,15 @@ function toFailure(err: unknown): unknown {
   return err;
 }
 
-type AsyncFunctions = Record<string, (...args: never[]) => Promise<unknown>>;
-
-/** Applies toFailure to every activity of a factory's result. */
-export function mapFailures<T extends AsyncFunctions>(activities: T): T {
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(activities)) {
-    wrapped[name] = async (...args: never[]) => {
+/** Applies toActivityFailure to whatever any activity of the worker throws. */
+export const typedFailures: ActivityInterceptorsFactory = () => ({
+  inbound: {
+    async execute(input, next) {
       try {
-        return await fn(...args);
+        return await next(input);
       } catch (err) {
-        throw toFailure(err);
+        throw toActivityFailure(err);
       }
-    };
-  }
-  return wrapped as T;
-}
+    },
+  },
+});

@@ -19,7 +19,7 @@ export interface NotifyDeps {
   timeoutMs?: number;
 }
 
-export function runUrl(settings: NotifySettings, workflowId: string): string {
+function runUrl(settings: NotifySettings, workflowId: string): string {
   return `${settings.uiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(settings.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
@@ -28,7 +28,7 @@ export function runUrl(settings: NotifySettings, workflowId: string): string {
  * (an earlier attempt of the same activity) are skipped; the rest are tried, and if any fails the
  * call throws after trying all of them, so a retry only repeats the failed ones.
  */
-export async function notifyWebhooks(
+async function notifyWebhooks(
   settings: NotifySettings,
   notice: Notice,
   opts: { delivered?: Set<string>; dedupeKey?: string; timeoutMs?: number } = {},

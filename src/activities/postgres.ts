@@ -1,8 +1,9 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
-import { ApplicationFailure, log } from '@temporalio/activity';
-import { ContainerNotFoundError, mapDockerError } from '../docker/errors.ts';
+import { log } from '@temporalio/activity';
+import { inspectContainerWithEnv } from '../docker/containers.ts';
+import { ContainerNotFoundError } from '../docker/errors.ts';
 import { execCapture, execStream, type ExecStreamResult } from '../docker/exec.ts';
 import { sealAndStore } from '../pipeline/seal-and-store.ts';
 import type { PostgresBackupPlan, StoredObject } from '../plan/types.ts';
@@ -23,7 +24,7 @@ import {
 import { pgDumpCompressionLevel } from '../postgres/compression.ts';
 import { PasswordFileError, resolveCredentials, type Credentials } from '../postgres/credentials.ts';
 import { objectKey } from '../storage/layout.ts';
-import { PreflightError, mapFailures } from './failure.ts';
+import { PreflightError } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
@@ -45,6 +46,12 @@ export class PgDumpFailedError extends Error {
   // pg_dump exited with an error: running it again would mostly repeat it (permissions, a missing
   // object, a bad extra argument); a run that must survive transient faults is simply scheduled again.
   readonly retryable = false;
+}
+
+/** pg_isready says the server rejects connections: starting up or shutting down, worth another attempt. */
+export class PostgresNotReadyError extends Error {
+  override name = 'PostgresNotReadyError';
+  readonly retryable = true;
 }
 
 type Connection = Pick<PostgresBackupPlan, 'container' | 'osUser' | 'dbUser' | 'passwordFile'>;
@@ -79,25 +86,16 @@ function describePgDumpCompression(extraArgs: readonly string[]): string {
 
 /** Activities over a PostgreSQL server in a container: preflight, and dumps streamed to storage. */
 export function createPostgresActivities({ docker, storeFor }: PostgresActivityDeps) {
-  /** The container's state and environment; a missing or stopped container is a preflight error. */
+  /** The container's state and environment; a missing container is a preflight error. */
   async function containerInfo(name: string): Promise<{ running: boolean; status: string; env: string[] }> {
     try {
-      const info = await docker.getContainer(name).inspect();
-      return {
-        running: info.State.Running && !info.State.Restarting,
-        status: info.State.Status,
-        env: info.Config.Env ?? [],
-      };
+      const { state, env } = await inspectContainerWithEnv(docker, name);
+      return { running: state.running, status: state.status, env };
     } catch (err) {
-      const mapped = mapDockerError(
-        err,
-        `inspecting container '${name}'`,
-        () => new ContainerNotFoundError(name),
-      );
-      if (mapped instanceof ContainerNotFoundError) {
+      if (err instanceof ContainerNotFoundError) {
         throw new PreflightError(`container "${name}" does not exist; nothing was dumped`);
       }
-      throw mapped;
+      throw err;
     }
   }
 
@@ -224,7 +222,7 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
     }
   }
 
-  return mapFailures({
+  return {
     /**
      * Preflight: the container runs, PostgreSQL answers in it, the configured databases exist (all
      * missing ones named in one error). Returns the databases to dump: the configured list, or every
@@ -241,9 +239,8 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
       const ready = await capture(input, creds, pgIsReadyCommand(creds));
       if (ready.exitCode === 1) {
         // Starting up or shutting down: worth another attempt in a moment.
-        throw ApplicationFailure.retryable(
+        throw new PostgresNotReadyError(
           `PostgreSQL in container "${input.container}" is rejecting connections (starting up or shutting down?): ${ready.stdout.trim()}`,
-          'PostgresNotReady',
         );
       }
       if (ready.exitCode !== 0) {
@@ -331,7 +328,7 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
         details: { serverVersion: input.serverVersion, pgDumpVersion: input.pgDumpVersion },
       });
     },
-  });
+  };
 }
 
 export type PostgresActivities = ReturnType<typeof createPostgresActivities>;

@@ -7,11 +7,10 @@ import { applyRetention, describePolicy } from '../retention/policy.ts';
 import { backupPrefix, manifestKey, parseBackupId } from '../storage/layout.ts';
 import { listBackups, listIncomplete } from '../storage/manifest.ts';
 import { DeleteObjectsError, StorageAccessError, type BackupStore } from '../storage/store.ts';
-import { mapFailures } from './failure.ts';
 import type { StoreFor } from './stores.ts';
 
 /** Objects without a manifest younger than this may belong to a run still uploading: never touched. */
-export const INCOMPLETE_GRACE_MS = 86_400_000;
+const INCOMPLETE_GRACE_MS = 86_400_000;
 
 export type PruneAction = 'keep' | 'delete' | 'deleted' | 'locked' | 'failed';
 
@@ -171,7 +170,7 @@ export interface PruneActivityDeps {
 }
 
 export function createPruneActivities({ storeFor }: PruneActivityDeps) {
-  return mapFailures({
+  return {
     async pruneBackups(plan: PrunePlan): Promise<PruneResult> {
       return pruneDefinition(storeFor(plan.target), plan, {
         log: (m, a) => {
@@ -179,7 +178,7 @@ export function createPruneActivities({ storeFor }: PruneActivityDeps) {
         },
       });
     },
-  });
+  };
 }
 
 export type PruneActivities = ReturnType<typeof createPruneActivities>;

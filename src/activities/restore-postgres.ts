@@ -3,30 +3,40 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type Docker from 'dockerode';
 import { log } from '@temporalio/activity';
-import { execCapture } from '../docker/exec.ts';
+import { inspectContainerWithEnv } from '../docker/containers.ts';
+import { ContainerNotFoundError } from '../docker/errors.ts';
+import { execCapture, execWithStdin } from '../docker/exec.ts';
 import { createDecryptStream } from '../pipeline/age/decrypt.ts';
 import { AgeError } from '../pipeline/age/errors.ts';
 import { createDecompressor, type CompressionAlgorithm } from '../pipeline/compression.ts';
 import { Meter } from '../pipeline/meter.ts';
 import type { RestorePostgresPlan } from '../plan/types.ts';
-import { listDatabasesCommand, parseDatabaseList, pgErrorSummary } from '../postgres/commands.ts';
+import {
+  listDatabasesCommand,
+  listRolesCommand,
+  parseDatabaseList,
+  parseNulRecords,
+  pgErrorSummary,
+  pgRestoreCommand,
+  psqlScriptCommand,
+  psqlStatementCommand,
+  quoteIdentifier,
+} from '../postgres/commands.ts';
 import { PasswordFileError, resolveCredentials, type Credentials } from '../postgres/credentials.ts';
 import {
-  ChecksumMismatchError,
   CorruptBackupObjectError,
   ReaderFailedError,
   RestoreError,
   RestoreSelectionError,
 } from '../restore/errors.ts';
-import { execWithStdin } from '../restore/exec-stdin.ts';
 import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
+import { checkStoredObject } from '../restore/read-object.ts';
 import { SkipExistingRoles } from '../restore/pg-globals.ts';
 import { checkIdentityMatches } from '../restore/select.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
 import type { S3Target } from '../storage/store.ts';
-import { mapFailures } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
@@ -58,14 +68,15 @@ const MAINTENANCE_DB = 'template1';
 /** Activities of `dockvault restore` for PostgreSQL: preflight, globals, one database at a time. */
 export function createRestorePostgresActivities({ docker, storeFor }: RestorePostgresDeps) {
   async function credentials(conn: Conn): Promise<Credentials> {
-    const info = await docker
-      .getContainer(conn.container)
-      .inspect()
-      .catch(() => undefined);
-    if (!info) throw new RestoreError(`container "${conn.container}" does not exist`);
-    if (!info.State.Running) throw new RestoreError(`container "${conn.container}" is not running`);
+    const { state, env } = await inspectContainerWithEnv(docker, conn.container).catch((err: unknown) => {
+      if (err instanceof ContainerNotFoundError) {
+        throw new RestoreError(`container "${conn.container}" does not exist`);
+      }
+      throw err;
+    });
+    if (!state.running) throw new RestoreError(`container "${conn.container}" is not running`);
     try {
-      return await resolveCredentials(conn, info.Config.Env ?? []);
+      return await resolveCredentials(conn, env);
     } catch (err) {
       if (err instanceof PasswordFileError) throw new RestoreError(err.message);
       throw err;
@@ -102,9 +113,10 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
         user: input.conn.osUser,
         env: input.creds.env,
       });
+      const store = storeFor(input.target);
       try {
         await pipeline(
-          await storeFor(input.target).get(input.key, { signal: progress.signal }),
+          await store.get(input.key, { signal: progress.signal, size: input.object.storedBytes }),
           stored,
           createDecryptStream(identities, { name: input.key }),
           createDecompressor(input.compression),
@@ -117,13 +129,8 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
         if (err instanceof AgeError) throw new CorruptBackupObjectError(err.message, { cause: err });
         throw err;
       }
-      const sha256 = stored.digest();
       const { exitCode, output } = await sink.result;
-      if (sha256 !== input.object.sha256) {
-        throw new ChecksumMismatchError(
-          `${input.key}: stored object does not match the manifest: sha256 ${sha256}, manifest says ${input.object.sha256}`,
-        );
-      }
+      checkStoredObject(store.location, input.key, input.object, stored);
       if (exitCode !== 0) {
         throw new ReaderFailedError(
           `${input.command[0] ?? ''} of ${input.key} in container "${input.conn.container}" failed with exit code ${exitCode}: ${pgErrorSummary(output)}`,
@@ -135,7 +142,7 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
     }
   }
 
-  return mapFailures({
+  return {
     /**
      * Preflight: the backup, the identity, the databases asked for, and the target server. Databases
      * that exist there are refused (all named in one error) unless the plan says clean.
@@ -205,23 +212,7 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
     }): Promise<{ skippedRoles: string[]; warnings: string[] }> {
       const { plan } = input;
       const creds = await credentials(plan);
-      const roles = (
-        await capture(plan, creds, [
-          'psql',
-          '--no-psqlrc',
-          '--no-align',
-          '--tuples-only',
-          '--record-separator-zero',
-          ...(creds.dbUser ? ['--username', creds.dbUser] : []),
-          '--dbname',
-          MAINTENANCE_DB,
-          '--command',
-          'SELECT rolname FROM pg_roles',
-        ])
-      )
-        .split('\0')
-        .map((r) => r.replace(/^\n/, ''))
-        .filter((r) => r !== '');
+      const roles = parseNulRecords(await capture(plan, creds, listRolesCommand(creds, MAINTENANCE_DB)));
       const filter = new SkipExistingRoles(roles);
       const output = await streamInto({
         target: plan.target,
@@ -231,14 +222,7 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
         identityFile: plan.identityFile,
         conn: plan,
         creds,
-        command: [
-          'psql',
-          '--no-psqlrc',
-          '--quiet',
-          ...(creds.dbUser ? ['--username', creds.dbUser] : []),
-          '--dbname',
-          MAINTENANCE_DB,
-        ],
+        command: psqlScriptCommand(creds, MAINTENANCE_DB, { stopOnError: false }),
         extra: [filter],
       });
       const warnings = output.split('\n').filter((l) => /\bERROR\b/.test(l));
@@ -257,7 +241,6 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
     }): Promise<void> {
       const { plan, item } = input;
       const creds = await credentials(plan);
-      const user = creds.dbUser ? ['--username', creds.dbUser] : [];
       const base = {
         target: plan.target,
         key: item.key,
@@ -270,57 +253,28 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
       if (item.object.format === 'pg_dump-custom') {
         await streamInto({
           ...base,
-          command: [
-            'pg_restore',
-            '--create',
-            '--exit-on-error',
-            ...(plan.clean ? ['--clean', '--if-exists'] : []),
-            ...user,
-            '--dbname',
-            MAINTENANCE_DB,
-          ],
+          command: pgRestoreCommand(creds, MAINTENANCE_DB, plan.clean),
           extra: [],
         });
         return;
       }
-      const quoted = `"${item.database.replaceAll('"', '""')}"`;
+      const quoted = quoteIdentifier(item.database);
       if (plan.clean) {
-        await capture(plan, creds, [
-          'psql',
-          '--no-psqlrc',
-          ...user,
-          '--dbname',
-          MAINTENANCE_DB,
-          '--command',
-          `DROP DATABASE IF EXISTS ${quoted}`,
-        ]);
+        await capture(
+          plan,
+          creds,
+          psqlStatementCommand(creds, MAINTENANCE_DB, `DROP DATABASE IF EXISTS ${quoted}`),
+        );
       }
-      await capture(plan, creds, [
-        'psql',
-        '--no-psqlrc',
-        ...user,
-        '--dbname',
-        MAINTENANCE_DB,
-        '--command',
-        `CREATE DATABASE ${quoted}`,
-      ]);
+      await capture(plan, creds, psqlStatementCommand(creds, MAINTENANCE_DB, `CREATE DATABASE ${quoted}`));
       await streamInto({
         ...base,
-        command: [
-          'psql',
-          '--no-psqlrc',
-          '--quiet',
-          '--set',
-          'ON_ERROR_STOP=1',
-          ...user,
-          '--dbname',
-          `dbname='${item.database.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`,
-        ],
+        command: psqlScriptCommand(creds, item.database, { stopOnError: true }),
         // pg_dump gzipped the plain script itself (the object name says .sql.gz).
         extra: item.object.name.includes('.sql.gz') ? [zlib.createGunzip()] : [],
       });
     },
-  });
+  };
 }
 
 export type RestorePostgresActivities = ReturnType<typeof createRestorePostgresActivities>;

@@ -18,7 +18,6 @@ import { syncFilesystem } from '../sync-filesystem.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { S3Target } from '../storage/store.ts';
-import { mapFailures } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
@@ -79,7 +78,7 @@ async function checkSwappable(volume: VolumeInfo): Promise<void> {
 
 /** Activities of `dockvault restore` for volumes: choose, stage, swap, clean up. */
 export function createRestoreActivities({ docker, storeFor }: RestoreActivityDeps) {
-  return mapFailures({
+  return {
     /**
      * Preflight, before anything is stopped or written: the backup exists, the identity can decrypt
      * it, the selected volumes are in it, each target volume exists (created when missing), can be
@@ -231,7 +230,7 @@ export function createRestoreActivities({ docker, storeFor }: RestoreActivityDep
     async settleVolumeRestore(input: { items: VolumeRestoreTarget[]; restoreId: string }): Promise<void> {
       for (const item of input.items) await settle(restorePaths(item.mountpoint, input.restoreId));
     },
-  });
+  };
 }
 
 export type RestoreActivities = ReturnType<typeof createRestoreActivities>;

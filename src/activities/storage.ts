@@ -5,7 +5,7 @@ import { backupPrefix, manifestKey } from '../storage/layout.ts';
 import { writeManifest, type Manifest } from '../storage/manifest.ts';
 import type { S3Target } from '../storage/store.ts';
 import { toolVersion } from '../version.ts';
-import { PreflightError, mapFailures } from './failure.ts';
+import { PreflightError } from './failure.ts';
 import { resolveRecipients } from './recipients.ts';
 import type { StoreFor } from './stores.ts';
 
@@ -15,7 +15,7 @@ export interface StorageActivityDeps {
 
 /** Activities over the S3 target: reachability, the manifest, clean-up of failed runs. */
 export function createStorageActivities({ storeFor }: StorageActivityDeps) {
-  return mapFailures({
+  return {
     /**
      * Preflight: every recipient is a valid age public key and the bucket takes writes. Returns the
      * effective recipients: the plan's, the recipients file's and DOCKVAULT_AGE_RECIPIENTS on this worker.
@@ -90,7 +90,7 @@ export function createStorageActivities({ storeFor }: StorageActivityDeps) {
       const aborted = await store.abortUnfinishedUploads(prefix);
       log.info('discarded incomplete backup', { prefix, objects: keys.length, abortedUploads: aborted });
     },
-  });
+  };
 }
 
 export type StorageActivities = ReturnType<typeof createStorageActivities>;

@@ -8,7 +8,7 @@ import { sealAndStore, type SealSource } from '../pipeline/seal-and-store.ts';
 import type { Staging, StandardBackupPlan, StoredObject } from '../plan/types.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { StoreFor } from './stores.ts';
-import { PreflightError, mapFailures } from './failure.ts';
+import { PreflightError } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 
 export interface TransferActivityDeps {
@@ -127,7 +127,7 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
     }
   }
 
-  return mapFailures({
+  return {
     /** Preflight for staged mode: room for the volumes (with margin) before anything is stopped. */
     async prepareStaging(input: {
       staging: Extract<Staging, { mode: 'staged' }>;
@@ -221,7 +221,7 @@ export function createTransferActivities({ docker, storeFor }: TransferActivityD
       if (owner !== undefined && owner !== currentRun()) return;
       await rm(dir, { recursive: true, force: true });
     },
-  });
+  };
 }
 
 export type TransferActivities = ReturnType<typeof createTransferActivities>;

@@ -1,6 +1,7 @@
 import { log } from '@temporalio/activity';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import type { VerifiedObject, VerifyPlan } from '../plan/types.ts';
+import { pgRestoreReadCommand } from '../postgres/commands.ts';
 import { RestoreError } from '../restore/errors.ts';
 import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
@@ -9,7 +10,6 @@ import { checkIdentityMatches } from '../restore/select.ts';
 import { objectKey } from '../storage/layout.ts';
 import { listBackups, type BackupListing, type ManifestObject } from '../storage/manifest.ts';
 import { StorageError, type S3Target } from '../storage/store.ts';
-import { mapFailures } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
@@ -31,9 +31,7 @@ function readerFor(object: ManifestObject, key: string): { reader: string[]; wha
     case 'tar':
       return { reader: ['tar', '--list', '--file=-'], what: `reading ${key} as tar` };
     case 'pg_dump-custom':
-      // Not --list: it stops after the table of contents. Rendering the whole archive as a script
-      // (to /dev/null) reads and decompresses every table's data.
-      return { reader: ['pg_restore', '--file=/dev/null'], what: `reading ${key} as a pg_dump archive` };
+      return { reader: pgRestoreReadCommand, what: `reading ${key} as a pg_dump archive` };
     case 'sql':
       // Decrypting and decompressing it whole is the check: the output goes to /dev/null.
       return { reader: ['cat'], what: `reading ${key}` };
@@ -42,7 +40,7 @@ function readerFor(object: ManifestObject, key: string): { reader: string[]; wha
 
 /** Activities of `dockvault verify`: read every object back as a restore would, keep nothing. */
 export function createVerifyActivities({ storeFor }: VerifyActivityDeps) {
-  return mapFailures({
+  return {
     /** The backups the plan names, newest first; an unknown id fails the whole verify with the list. */
     async listBackupsToVerify(input: { plan: VerifyPlan }): Promise<BackupToVerify[]> {
       const { plan } = input;
@@ -112,19 +110,21 @@ export function createVerifyActivities({ storeFor }: VerifyActivityDeps) {
       } catch (err) {
         const definite = err instanceof RestoreError || (err instanceof StorageError && !err.retryable);
         if (!definite) throw err;
-        log.warn('object failed verification', { key, error: (err as Error).message });
+        const message = (err as Error).message;
+        log.warn('object failed verification', { key, error: message });
         return {
           backupId: input.backupId,
           name: object.name,
           ok: false,
           plaintextBytes: 0,
-          error: (err as Error).message,
+          // The report names the object once, in front of what is wrong with it.
+          error: message.startsWith(`${key}: `) ? message.slice(key.length + 2) : message,
         };
       } finally {
         progress.stop();
       }
     },
-  });
+  };
 }
 
 export type VerifyActivities = ReturnType<typeof createVerifyActivities>;

@@ -180,7 +180,7 @@ async function redrawUntil(
 }
 
 /** The message and every cause: Temporal wraps the activity's error in ActivityFailure. */
-export function describeFailure(err: unknown): string {
+function describeFailure(err: unknown): string {
   const messages: string[] = [];
   let current: unknown = err;
   while (current instanceof Error) {

@@ -341,7 +341,7 @@ export interface ArchiveToFileOptions extends ArchiveOptions {
 
 /**
  * Writes a volume's archive to a staging file: created fresh with mode 0600 (a previous attempt's file
- * is replaced), fsynced with its directory. On any failure the partial file is deleted.
+ * is replaced), not fsynced (see below). On any failure the partial file is deleted.
  */
 export async function archiveVolumeToFile(
   docker: Docker,

@@ -1,13 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import {
-  ContainerNotFoundError,
-  ContainerStartError,
-  VolumeNotFoundError,
-  mapDockerError,
-  statusCodeOf,
-} from './errors.ts';
+import { ContainerNotFoundError, ContainerStartError, mapDockerError, statusCodeOf } from './errors.ts';
 import { demuxBuffer, lastLines } from './demux.ts';
+import { inspectVolume } from './volumes.ts';
 
 export interface ContainerMount {
   type: string;
@@ -55,12 +50,29 @@ function toState(info: Docker.ContainerInspectInfo): ContainerState {
   };
 }
 
-export async function inspectContainer(docker: Docker, name: string): Promise<ContainerState> {
+/** The one inspect call of dockvault: a missing container is a ContainerNotFoundError. */
+async function inspectInfo(docker: Docker, name: string): Promise<Docker.ContainerInspectInfo> {
   try {
-    return toState(await docker.getContainer(name).inspect());
+    return await docker.getContainer(name).inspect();
   } catch (err) {
     throw mapDockerError(err, `inspecting container '${name}'`, () => new ContainerNotFoundError(name));
   }
+}
+
+export async function inspectContainer(docker: Docker, name: string): Promise<ContainerState> {
+  return toState(await inspectInfo(docker, name));
+}
+
+/**
+ * A container's state and its environment, where PostgreSQL images keep their credentials. The
+ * environment holds secrets: it is read inside an activity and never returned from one.
+ */
+export async function inspectContainerWithEnv(
+  docker: Docker,
+  name: string,
+): Promise<{ state: ContainerState; env: string[] }> {
+  const info = await inspectInfo(docker, name);
+  return { state: toState(info), env: info.Config.Env ?? [] };
 }
 
 /** Stops a container (SIGTERM, then SIGKILL after `timeoutSeconds`). Already stopped (304) is success. */
@@ -130,11 +142,7 @@ export async function startContainer(
 
 /** Every container on the host that mounts the named volume, running or not. */
 export async function containersUsingVolume(docker: Docker, volume: string): Promise<ContainerState[]> {
-  try {
-    await docker.getVolume(volume).inspect();
-  } catch (err) {
-    throw mapDockerError(err, `inspecting volume '${volume}'`, () => new VolumeNotFoundError(volume));
-  }
+  await inspectVolume(docker, volume);
   let listed: Docker.ContainerInfo[];
   try {
     listed = await docker.listContainers({ all: true, filters: { volume: [volume] } });

@@ -131,7 +131,7 @@ const UNAVAILABLE_CODES = new Set([
 ]);
 
 /** The engine's own message of a dockerode error ("No such container: x"), else the error's message. */
-export function dockerMessage(err: unknown): string {
+function dockerMessage(err: unknown): string {
   const e = (err ?? {}) as DockerodeLikeError;
   return e.json?.message ?? e.message ?? String(err);
 }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Duplex, Readable } from 'node:stream';
+import { Writable, type Duplex, type Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { BoundedTail, DockerStreamDemuxer } from './demux.ts';
@@ -24,6 +24,14 @@ export interface ExecCaptureResult {
   stderr: string;
 }
 
+/** A command fed from this process (pg_restore, psql): its stdin, and how it ended. */
+export interface ExecSink {
+  /** Ending it closes the command's stdin (half-close of the hijacked connection). */
+  stdin: Writable;
+  /** Resolves with the exit code and the last 64 KiB of stdout and stderr together, once it ended. */
+  result: Promise<{ exitCode: number; output: string }>;
+}
+
 export interface ExecStreamResult {
   /** The command's stdout, demultiplexed; the command blocks when this is not read (backpressure). */
   stdout: Readable;
@@ -42,8 +50,9 @@ async function startExec(
   docker: Docker,
   container: string,
   cmd: string[],
-  opts: ExecOptions,
+  opts: ExecOptions & { stdin?: boolean },
 ): Promise<{ exec: Docker.Exec; socket: Duplex; containerId: string }> {
+  const stdin = opts.stdin ?? false;
   const target = docker.getContainer(container);
   let exec: Docker.Exec;
   try {
@@ -51,7 +60,7 @@ async function startExec(
       Cmd: cmd,
       AttachStdout: true,
       AttachStderr: true,
-      AttachStdin: false,
+      AttachStdin: stdin,
       Tty: false,
       ...(opts.user ? { User: opts.user } : {}),
       ...(opts.env ? { Env: opts.env } : {}),
@@ -74,7 +83,7 @@ async function startExec(
     );
   }
   try {
-    const socket = await exec.start({ hijack: true, stdin: false });
+    const socket = await exec.start({ hijack: true, stdin });
     const info = await exec.inspect();
     return { exec, socket, containerId: info.ContainerID };
   } catch (err) {
@@ -86,12 +95,21 @@ async function startExec(
   }
 }
 
-async function readExitCode(exec: Docker.Exec): Promise<number> {
+/** How long the engine may take to record an exit after the command's output ended. */
+const EXIT_WAIT_MS = 5_000;
+
+async function readExitCode(exec: Docker.Exec, container: string, cmd: string[]): Promise<number> {
   // The stream can end a moment before the engine records the exit.
-  for (let attempt = 0; ; attempt++) {
+  for (let waited = 0; ; waited += 20) {
     const info = await exec.inspect();
     if (!info.Running && info.ExitCode !== null) return info.ExitCode;
-    if (attempt >= 50) throw new Error('exec still reported running after its output ended');
+    if (waited >= EXIT_WAIT_MS) {
+      throw new ExecFailedError(
+        container,
+        'api',
+        `'${cmd[0] ?? ''}' in container '${container}' still reported running ${EXIT_WAIT_MS} ms after its output ended`,
+      );
+    }
     await delay(20);
   }
 }
@@ -199,7 +217,7 @@ export async function execCapture(
   let stderrText = stderr.toString();
   if (stderr.droppedBytes > 0)
     stderrText = `[dockvault: first ${stderr.droppedBytes} bytes of stderr dropped]\n${stderrText}`;
-  return { exitCode: await readExitCode(exec), stdout, stderr: stderrText };
+  return { exitCode: await readExitCode(exec, container, cmd), stdout, stderr: stderrText };
 }
 
 /**
@@ -234,8 +252,54 @@ export async function execStream(
     stdout,
     stderrTail: () => stderr.toString(),
     exitCode: () => {
-      exit ??= ended.then(() => readExitCode(exec));
+      exit ??= ended.then(() => readExitCode(exec, container, cmd));
       return exit;
     },
   };
+}
+
+/**
+ * Runs a command with its stdin fed from this process (pg_restore, psql): the reverse direction of
+ * execStream. stdout and stderr are kept as one bounded tail for messages. A command that exits early
+ * (an error) gets nothing more; its exit code tells.
+ */
+export async function execWithStdin(
+  docker: Docker,
+  container: string,
+  cmd: string[],
+  opts: ExecOptions = {},
+): Promise<ExecSink> {
+  const { exec, socket } = await startExec(docker, container, cmd, { ...opts, stdin: true });
+  const output = new BoundedTail(STDERR_TAIL_BYTES);
+  const demux = new DockerStreamDemuxer((chunk) => output.push(chunk));
+  demux.on('data', (chunk: Buffer) => output.push(chunk));
+  socket.pipe(demux);
+  const ended = new Promise<void>((resolve, reject) => {
+    demux.once('end', resolve);
+    demux.once('error', reject);
+    socket.once('error', reject);
+  });
+  const result = ended.then(async () => ({
+    exitCode: await readExitCode(exec, container, cmd),
+    output: output.toString(),
+  }));
+  result.catch(() => undefined);
+  let closed = false;
+  socket.once('close', () => (closed = true));
+  const stdin = new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      if (closed || socket.write(chunk)) return callback();
+      socket.once('drain', () => callback());
+    },
+    final(callback) {
+      if (!closed) socket.end();
+      callback();
+    },
+    destroy(err, callback) {
+      if (err) socket.destroy();
+      callback(err);
+    },
+  });
+  return { stdin, result };
 }

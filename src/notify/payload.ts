@@ -60,7 +60,7 @@ function runSummaryLine(notice: RunSummaryNotice): string {
 }
 
 /** Per definition: "site on local: OK (backup 2026...)" or "db on local: FAILED: why". */
-export function runSummaryDetails(notice: RunSummaryNotice): string[] {
+function runSummaryDetails(notice: RunSummaryNotice): string[] {
   return notice.definitions.map((d) => {
     const where = `${d.definition} on ${d.host}`;
     if (d.status === 'ok') return `${where}: OK (backup ${d.backupId ?? '?'})`;

@@ -28,7 +28,7 @@ export interface StaleCheckOptions {
  * The newest complete backup of a definition: one listing of its backup ids (they sort by time) and
  * manifest reads from the newest down, skipping runs in progress and unreadable manifests.
  */
-export async function newestBackup(
+async function newestBackup(
   store: BackupStore,
   definition: string,
 ): Promise<{ backupId: string; finishedAt: string } | undefined> {
@@ -49,7 +49,7 @@ export async function newestBackup(
 }
 
 /** One pass; returns the notices sent. `alerted` remembers episodes across passes. */
-export async function checkStale(
+async function checkStale(
   opts: StaleCheckOptions,
   alerted: Set<string>,
   now = new Date(),

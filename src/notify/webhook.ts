@@ -10,11 +10,11 @@ export interface WebhookTarget {
   staleAfter?: number | undefined;
 }
 
-export class WebhookDeliveryError extends Error {
+class WebhookDeliveryError extends Error {
   override name = 'WebhookDeliveryError';
 }
 
-export function webhookLabel(index: number, url: string): string {
+function webhookLabel(index: number, url: string): string {
   let host = '?';
   try {
     host = new URL(url).host;

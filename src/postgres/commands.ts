@@ -25,6 +25,27 @@ function userArgs(conn: ConnectionOptions): string[] {
   return conn.dbUser ? ['--username', conn.dbUser] : [];
 }
 
+/** psql running one query, values only; `nulSeparated` ends each record with NUL (a name may hold a newline). */
+function psqlQuery(
+  conn: ConnectionOptions,
+  database: string,
+  sql: string,
+  opts: { nulSeparated: boolean },
+): string[] {
+  return [
+    'psql',
+    '--no-psqlrc',
+    '--no-align',
+    '--tuples-only',
+    ...(opts.nulSeparated ? ['--record-separator-zero'] : []),
+    ...userArgs(conn),
+    '--dbname',
+    dbnameConninfo(database),
+    '--command',
+    sql,
+  ];
+}
+
 export function pgIsReadyCommand(conn: ConnectionOptions): string[] {
   return ['pg_isready', ...userArgs(conn)];
 }
@@ -34,32 +55,16 @@ export function pgIsReadyCommand(conn: ConnectionOptions): string[] {
  * 'n' not) followed by the name. NUL separators because a database name may contain newlines.
  */
 export function listDatabasesCommand(conn: ConnectionOptions, maintenanceDb: string): string[] {
-  return [
-    'psql',
-    '--no-psqlrc',
-    '--no-align',
-    '--tuples-only',
-    '--record-separator-zero',
-    ...userArgs(conn),
-    '--dbname',
-    dbnameConninfo(maintenanceDb),
-    '--command',
+  return psqlQuery(
+    conn,
+    maintenanceDb,
     "SELECT CASE WHEN datistemplate THEN 't' ELSE 'n' END || datname FROM pg_database WHERE datallowconn ORDER BY datname",
-  ];
+    { nulSeparated: true },
+  );
 }
 
 export function serverVersionCommand(conn: ConnectionOptions, maintenanceDb: string): string[] {
-  return [
-    'psql',
-    '--no-psqlrc',
-    '--no-align',
-    '--tuples-only',
-    ...userArgs(conn),
-    '--dbname',
-    dbnameConninfo(maintenanceDb),
-    '--command',
-    'SHOW server_version',
-  ];
+  return psqlQuery(conn, maintenanceDb, 'SHOW server_version', { nulSeparated: false });
 }
 
 export const pgDumpVersionCommand = ['pg_dump', '--version'];
@@ -90,11 +95,74 @@ export function pgDumpAllGlobalsCommand(conn: ConnectionOptions): string[] {
   return ['pg_dumpall', '--globals-only', ...userArgs(conn)];
 }
 
-/** Records from `psql --record-separator-zero --tuples-only`: the names, templates flagged. */
-export function parseDatabaseList(stdout: string): { name: string; template: boolean }[] {
+/** Every role's name, NUL-terminated: the roles a globals restore leaves as they are. */
+export function listRolesCommand(conn: ConnectionOptions, maintenanceDb: string): string[] {
+  return psqlQuery(conn, maintenanceDb, 'SELECT rolname FROM pg_roles', { nulSeparated: true });
+}
+
+/** Records from `--record-separator-zero` output (a role list): the values, in order. */
+export function parseNulRecords(stdout: string): string[] {
   return stdout
     .split('\0')
     .map((r) => r.replace(/^\n/, ''))
+    .filter((r) => r !== '');
+}
+
+/** A double-quoted SQL identifier: any name, quotes and all, stays one identifier. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** One SQL statement run by psql in `database` (CREATE/DROP DATABASE from the maintenance database). */
+export function psqlStatementCommand(conn: ConnectionOptions, database: string, sql: string): string[] {
+  return ['psql', '--no-psqlrc', ...userArgs(conn), '--dbname', dbnameConninfo(database), '--command', sql];
+}
+
+/**
+ * psql reading a SQL script (a plain dump, the globals) on stdin. `stopOnError` for a database's dump:
+ * the first failed statement ends it; the globals go on past roles that cannot be created.
+ */
+export function psqlScriptCommand(
+  conn: ConnectionOptions,
+  database: string,
+  opts: { stopOnError: boolean },
+): string[] {
+  return [
+    'psql',
+    '--no-psqlrc',
+    '--quiet',
+    ...(opts.stopOnError ? ['--set', 'ON_ERROR_STOP=1'] : []),
+    ...userArgs(conn),
+    '--dbname',
+    dbnameConninfo(database),
+  ];
+}
+
+/**
+ * pg_restore of a custom-format dump on stdin: `--create` makes the database the dump names, connected
+ * through `maintenanceDb`; `clean` drops it first.
+ */
+export function pgRestoreCommand(conn: ConnectionOptions, maintenanceDb: string, clean: boolean): string[] {
+  return [
+    'pg_restore',
+    '--create',
+    '--exit-on-error',
+    ...(clean ? ['--clean', '--if-exists'] : []),
+    ...userArgs(conn),
+    '--dbname',
+    dbnameConninfo(maintenanceDb),
+  ];
+}
+
+/**
+ * Reads a custom-format dump on stdin to its end without a server. Not --list: it stops after the
+ * table of contents; rendering the whole archive as a script to /dev/null reads every table's data.
+ */
+export const pgRestoreReadCommand = ['pg_restore', '--file=/dev/null'];
+
+/** Records from `psql --record-separator-zero --tuples-only`: the names, templates flagged. */
+export function parseDatabaseList(stdout: string): { name: string; template: boolean }[] {
+  return parseNulRecords(stdout)
     .filter((r) => r.length > 1)
     .map((r) => ({ name: r.slice(1), template: r.startsWith('t') }));
 }

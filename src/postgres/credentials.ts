@@ -22,7 +22,7 @@ export class PasswordFileError extends Error {
 }
 
 /** `KEY=value` pairs (Docker's Config.Env) as a map; later entries win, as in the container. */
-export function envMap(pairs: readonly string[]): Map<string, string> {
+function envMap(pairs: readonly string[]): Map<string, string> {
   const map = new Map<string, string>();
   for (const pair of pairs) {
     const eq = pair.indexOf('=');

@@ -14,7 +14,7 @@ const STDERR_TAIL = 8 * 1024;
  * leads a process group of its own: killing only `bash` of `bash -c 'zstd -d | tar -x'` would leave a
  * cancelled restore's tar writing until its input ran dry).
  */
-export function childSink(
+function childSink(
   command: string,
   args: string[],
   what: string,

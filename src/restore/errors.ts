@@ -1,6 +1,7 @@
 /**
  * Typed failures of restore and verify. All are `retryable: false`: retrying cannot make a missing
- * backup appear, a wrong key right or a corrupted object whole, so the workflow fails at once with
+ * backup appear, a wrong key right or a corrupted object whole (a stored object damaged is the
+ * storage's ObjectIntegrityError), so the workflow fails at once with
  * the message the user needs (which object, which backup, which keys).
  */
 export class RestoreError extends Error {
@@ -16,11 +17,6 @@ export class UnknownBackupError extends RestoreError {
 /** The identity given cannot decrypt the backup: none of its public keys is a recipient. */
 export class IdentityMismatchError extends RestoreError {
   override name = 'IdentityMismatchError';
-}
-
-/** A stored object's bytes do not hash to the manifest's sha256 (or have another size). */
-export class ChecksumMismatchError extends RestoreError {
-  override name = 'ChecksumMismatchError';
 }
 
 /** The object cannot be decrypted, decompressed or read as what the manifest says it is. */

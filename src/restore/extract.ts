@@ -4,7 +4,7 @@ import { readBackupObjectInto, type CommandReadOptions } from './read-thread.ts'
  * GNU tar flags that put back what HOST_TAR_ARGS recorded: numeric owners, modes incl. setuid, xattrs
  * of every namespace, ACLs. Sparse members are extracted sparse without a flag.
  */
-export const EXTRACT_TAR_ARGS = [
+const EXTRACT_TAR_ARGS = [
   '--extract',
   '--file=-',
   '--numeric-owner',

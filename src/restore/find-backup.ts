@@ -32,8 +32,3 @@ export async function findBackup(
   }
   return entry.manifest;
 }
-
-/** Every backup of a definition, newest first, with its manifest or why it cannot be read. */
-export async function allBackups(store: BackupStore, definition: string) {
-  return listBackups(store, definition);
-}

@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 const ROLE_LINE = /^(?:CREATE|ALTER|COMMENT ON) ROLE ("(?:[^"]|"")*"|[^\s;]+)/;
 
 /** The role name of a `CREATE ROLE` / `ALTER ROLE` line of pg_dumpall, unquoted; undefined otherwise. */
-export function roleOfLine(line: string): string | undefined {
+function roleOfLine(line: string): string | undefined {
   const m = ROLE_LINE.exec(line);
   if (!m) return undefined;
   const ident = m[1]!;

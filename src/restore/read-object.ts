@@ -6,8 +6,8 @@ import type { Identity } from '../pipeline/age/keys.ts';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import { Meter } from '../pipeline/meter.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
-import type { BackupStore } from '../storage/store.ts';
-import { ChecksumMismatchError, CorruptBackupObjectError } from './errors.ts';
+import { type BackupStore, ObjectIntegrityError } from '../storage/store.ts';
+import { CorruptBackupObjectError } from './errors.ts';
 
 export interface ReadObjectOptions {
   store: BackupStore;
@@ -29,6 +29,29 @@ function isDecompressionError(err: unknown): boolean {
   );
 }
 
+/** After the whole object was read: its bytes must be the ones the manifest describes. */
+export function checkStoredObject(
+  location: string,
+  key: string,
+  object: ManifestObject,
+  stored: Meter,
+): void {
+  const sha256 = stored.digest();
+  if (stored.bytes < object.storedBytes) {
+    throw new ObjectIntegrityError(`truncated: ${stored.bytes} of ${object.storedBytes} bytes`, {
+      location,
+      key,
+    });
+  }
+  if (sha256 !== object.sha256 || stored.bytes !== object.storedBytes) {
+    throw new ObjectIntegrityError(
+      `stored object does not match the manifest: sha256 ${sha256} (${stored.bytes} bytes), ` +
+        `manifest says ${object.sha256} (${object.storedBytes} bytes)`,
+      { location, key },
+    );
+  }
+}
+
 /**
  * The one path data takes back from storage: get -> sha256 of the stored bytes -> age decrypt (every
  * chunk authenticated before it is passed on) -> sink (decompress -> reader), in one streaming pass
@@ -38,7 +61,7 @@ function isDecompressionError(err: unknown): boolean {
 export async function readBackupObject(opts: ReadObjectOptions): Promise<{ storedBytes: number }> {
   const { key, object } = opts;
   const stored = new Meter(opts.onProgress);
-  const body = await opts.store.get(key, opts.signal ? { signal: opts.signal } : {});
+  const body = await opts.store.get(key, { signal: opts.signal, size: object.storedBytes });
   try {
     await pipeline(
       body,
@@ -61,12 +84,6 @@ export async function readBackupObject(opts: ReadObjectOptions): Promise<{ store
     }
     throw err;
   }
-  const sha256 = stored.digest();
-  if (sha256 !== object.sha256 || stored.bytes !== object.storedBytes) {
-    throw new ChecksumMismatchError(
-      `${key}: stored object does not match the manifest: sha256 ${sha256} (${stored.bytes} bytes), ` +
-        `manifest says ${object.sha256} (${object.storedBytes} bytes)`,
-    );
-  }
+  checkStoredObject(opts.store.location, key, object, stored);
   return { storedBytes: stored.bytes };
 }

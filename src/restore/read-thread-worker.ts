@@ -28,7 +28,13 @@ try {
   });
   post({ type: 'done', storedBytes });
 } catch (err) {
-  const e = err as Error & { retryable?: boolean; location?: string; key?: string; code?: unknown };
+  const e = err as Error & {
+    retryable?: boolean;
+    location?: string;
+    key?: string;
+    code?: unknown;
+    what?: unknown;
+  };
   post({
     type: 'failed',
     error: {
@@ -38,6 +44,7 @@ try {
       location: e.location,
       key: e.key,
       code: typeof e.code === 'string' ? e.code : undefined,
+      what: typeof e.what === 'string' ? e.what : undefined,
     },
   });
 } finally {

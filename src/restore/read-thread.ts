@@ -6,6 +6,7 @@ import {
   BucketNotFoundError,
   CorruptManifestError,
   CorruptObjectError,
+  ObjectIntegrityError,
   ObjectNotFoundError,
   StorageAccessError,
   StorageError,
@@ -13,12 +14,7 @@ import {
   type S3Target,
 } from '../storage/store.ts';
 import { readerSink } from './child-sink.ts';
-import {
-  ChecksumMismatchError,
-  CorruptBackupObjectError,
-  ReaderFailedError,
-  RestoreError,
-} from './errors.ts';
+import { CorruptBackupObjectError, ReaderFailedError, RestoreError } from './errors.ts';
 import { IdentityFileError, loadIdentities } from './identity.ts';
 import { readBackupObject } from './read-object.ts';
 
@@ -51,6 +47,7 @@ export interface ThreadFailure {
   location?: string | undefined;
   key?: string | undefined;
   code?: string | undefined;
+  what?: string | undefined;
 }
 
 export type ReadThreadMessage =
@@ -66,7 +63,6 @@ const THREAD_MIN_BYTES = 64 * 1024 * 1024;
 
 const restoreErrors: Record<string, new (message: string) => RestoreError> = {
   RestoreError,
-  ChecksumMismatchError,
   CorruptBackupObjectError,
   ReaderFailedError,
   IdentityFileError,
@@ -89,6 +85,9 @@ const storageErrors: Record<
 function revive(f: ThreadFailure): Error {
   const restore = restoreErrors[f.name];
   if (restore) return new restore(f.message);
+  if (f.name === 'ObjectIntegrityError' && f.what !== undefined && f.key !== undefined) {
+    return new ObjectIntegrityError(f.what, { location: f.location ?? '', key: f.key });
+  }
   const storage = storageErrors[f.name];
   if (storage) {
     return new storage(f.message, {
@@ -140,7 +139,7 @@ export async function readIntoCommand(
  * through grows with its heap: measured on a 1 GiB object in a process that had loaded the worker's
  * modules, 7.5-8.8 s of CPU and 6.7-7.8 s wall on the calling thread, 5.9-6.8 s and 5.9-6.6 s in a
  * thread (which costs ~0.4 s to start). The thread's errors are revived as their classes
- * (ChecksumMismatchError, StorageUnreachableError, ...); after an abort it rejects with the signal's
+ * (ObjectIntegrityError, StorageUnreachableError, ...); after an abort it rejects with the signal's
  * reason once the thread has stopped its reader.
  */
 export function readBackupObjectInThread(opts: CommandReadOptions): Promise<{ storedBytes: number }> {

@@ -1,5 +1,5 @@
-import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 /**
  * The directories of one restore into one local volume. All are siblings of the volume's `_data`
@@ -82,13 +82,4 @@ export async function settle(paths: RestorePaths): Promise<void> {
     else if (await exists(paths.old)) await rename(paths.old, paths.data);
   }
   for (const dir of [paths.staging, paths.ready, paths.old]) await rm(dir, { recursive: true, force: true });
-}
-
-/** Leftovers of restores of this volume by any run (a crashed worker, a terminated workflow). */
-export async function leftoverDirs(mountpoint: string): Promise<string[]> {
-  const parent = dirname(mountpoint);
-  const self = basename(mountpoint);
-  return (await readdir(parent))
-    .filter((n) => n !== self && n.startsWith('.dockvault-'))
-    .map((n) => join(parent, n));
 }

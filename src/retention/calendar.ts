@@ -50,7 +50,7 @@ function wallAsUtc(w: WallTime): number {
 }
 
 /** The instant whose wall-clock time in `timeZone` is `w` (the earlier one in a DST overlap). */
-export function fromWallTime(w: WallTime, timeZone: string): Date {
+function fromWallTime(w: WallTime, timeZone: string): Date {
   const target = wallAsUtc(w);
   let guess = target;
   for (let i = 0; i < 3; i++) {

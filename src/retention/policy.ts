@@ -60,7 +60,7 @@ const BUCKETS: { rule: keyof RetentionPolicy; reason: string; key: Bucket['key']
   { rule: 'keepYearly', reason: 'yearly', key: (w) => String(w.year) },
 ];
 
-export function formatWindow(w: RetentionWindow): string {
+function formatWindow(w: RetentionWindow): string {
   const text = [
     w.years ? `${w.years}y` : '',
     w.months ? `${w.months}m` : '',
@@ -75,7 +75,7 @@ function hasWindow(w: RetentionWindow | undefined): w is RetentionWindow {
 }
 
 /** A policy that keeps nothing in particular keeps everything (restic refuses to run one). */
-export function isEmptyPolicy(policy: RetentionPolicy): boolean {
+function isEmptyPolicy(policy: RetentionPolicy): boolean {
   return BUCKETS.every(({ rule }) => !policy[rule]) && !hasWindow(policy.keepWithin);
 }
 

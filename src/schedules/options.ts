@@ -20,7 +20,7 @@ export function scheduleIdFor(definition: string): string {
 
 /** The config's top-level schedule: a ':' never occurs in a definition name, so it cannot clash. */
 export const RUN_SCHEDULE_ID = `${SCHEDULE_ID_PREFIX}run:all`;
-export const RUN_SCHEDULE_LABEL = 'all definitions';
+const RUN_SCHEDULE_LABEL = 'all definitions';
 
 /**
  * Set once at creation: Temporal cannot update a schedule's memo, so what changes (the config hash)
@@ -63,7 +63,7 @@ export interface DesiredSchedule {
   };
 }
 
-export function specSummary(schedule: Schedule): string {
+function specSummary(schedule: Schedule): string {
   const parts = [
     ...schedule.cron.map((c) => `cron "${c}"`),
     ...schedule.every.map((ms) => `every ${formatMs(ms)}`),

@@ -42,7 +42,7 @@ export function actionMemo(description: ScheduleDescription): Partial<ActionMemo
 }
 
 /** Owned by this config: dockvault's id prefix, its memo, and the same workflow task queue. */
-export function ownedBy(config: Config, scheduleId: string, description: ScheduleDescription): boolean {
+function ownedBy(config: Config, scheduleId: string, description: ScheduleDescription): boolean {
   const memo = scheduleMemo(description);
   return (
     scheduleId.startsWith(SCHEDULE_ID_PREFIX) &&

@@ -14,7 +14,7 @@ const objectName = z
   })
   .refine((n) => n !== MANIFEST_NAME, { message: `must not be ${MANIFEST_NAME}` });
 
-export const StoredObjectSchema = z.strictObject({
+const StoredObjectSchema = z.strictObject({
   name: objectName,
   kind: z.enum(['volume', 'database', 'globals']),
   source: z.string().min(1),
@@ -98,7 +98,7 @@ export interface IncompleteBackup {
 }
 
 /** `objects[2].sha256: must be 64 lowercase hex digits; ...` */
-export function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.ZodError): string {
   const shown = error.issues.slice(0, 3).map((issue) => {
     const path = issue.path
       .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))

@@ -12,7 +12,7 @@ export interface S3ClientTuning {
   requestTimeoutMs: number;
 }
 
-export const DEFAULT_TUNING: S3ClientTuning = {
+const DEFAULT_TUNING: S3ClientTuning = {
   maxAttempts: 3,
   connectionTimeoutMs: 10_000,
   requestTimeoutMs: 0,
@@ -26,7 +26,7 @@ export const PREFLIGHT_TUNING: S3ClientTuning = {
 };
 
 /** TLS, or an endpoint that never leaves the host: nothing on the way can alter a request unnoticed. */
-export function transportProtectsPayload(endpoint: string | undefined): boolean {
+function transportProtectsPayload(endpoint: string | undefined): boolean {
   if (endpoint === undefined) return true; // AWS itself: https
   const url = new URL(endpoint);
   if (url.protocol === 'https:') return true;

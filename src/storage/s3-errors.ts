@@ -1,6 +1,7 @@
 // Translates AWS SDK failures into the store's typed errors, with the location and key in the message.
 import {
   BucketNotFoundError,
+  ObjectIntegrityError,
   ObjectNotFoundError,
   StorageAccessError,
   StorageError,
@@ -55,7 +56,7 @@ export function redactSecrets(text: string): string {
   return out;
 }
 
-export function sdkMessage(err: unknown): string {
+function sdkMessage(err: unknown): string {
   const e = asSdkError(err);
   const name = e.name && e.name !== 'Error' ? e.name : (e.code ?? e.Code);
   let message = e.message ?? '';
@@ -67,20 +68,28 @@ export function sdkMessage(err: unknown): string {
   return redactSecrets([name, status ? `(HTTP ${status})` : '', message].filter(Boolean).join(' ').trim());
 }
 
-export function isNetworkError(err: unknown): boolean {
+function isNetworkError(err: unknown): boolean {
   const e = asSdkError(err);
   if ((e.code && NETWORK_CODES.has(e.code)) || (e.name && NETWORK_CODES.has(e.name))) return true;
   if (Array.isArray(e.errors)) return e.errors.some(isNetworkError);
   return false;
 }
 
-export function httpStatus(err: unknown): number | undefined {
+function httpStatus(err: unknown): number | undefined {
   return asSdkError(err).$metadata?.httpStatusCode;
 }
 
 export function errorName(err: unknown): string | undefined {
   const e = asSdkError(err);
   return e.name ?? e.Code;
+}
+
+/**
+ * The SDK's flexible checksums validate a downloaded body against the checksum the server stored at
+ * upload (x-amz-checksum-crc32) and fail the stream with a plain Error when they differ.
+ */
+function isChecksumMismatch(err: unknown): boolean {
+  return err instanceof Error && /^Checksum mismatch: expected /.test(err.message);
 }
 
 /**
@@ -91,6 +100,12 @@ export function toStorageError(err: unknown, ctx: { location: string; what: stri
   if (err instanceof StorageError) return err;
   if (err instanceof Error && err.name === 'AbortError') return err;
   const opts = { location: ctx.location, key: ctx.key, cause: err };
+  if (isChecksumMismatch(err)) {
+    return new ObjectIntegrityError('stored bytes do not match: checksum mismatch (damaged in storage)', {
+      ...opts,
+      key: ctx.key ?? ctx.what,
+    });
+  }
   const detail = `${ctx.what} at ${ctx.location}: ${sdkMessage(err)}`;
   const name = errorName(err);
   const status = httpStatus(err);

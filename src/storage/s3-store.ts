@@ -1,7 +1,7 @@
 // BackupStore on S3-compatible storage. Uploads stream as multipart uploads from reused part buffers
 // (bounded memory: about partSize x (queueSize + 1)) and never leave a multipart upload behind when they fail.
 import { randomUUID } from 'node:crypto';
-import { Transform, pipeline } from 'node:stream';
+import { PassThrough, Transform, pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import {
@@ -11,15 +11,21 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
+  paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
-import type { PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
+import type { ListObjectsV2CommandOutput, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { uploadStream } from './multipart-upload.ts';
 import { createS3Client, PREFLIGHT_TUNING } from './s3-client.ts';
 import { errorName, toStorageError } from './s3-errors.ts';
-import { CorruptObjectError, DeleteObjectsError, ObjectNotFoundError, StorageError } from './store.ts';
-import type { BackupStore, ObjectInfo, PutOptions, S3Target, UnfinishedUpload } from './store.ts';
+import {
+  CorruptObjectError,
+  DeleteObjectsError,
+  ObjectIntegrityError,
+  ObjectNotFoundError,
+  StorageError,
+} from './store.ts';
+import type { BackupStore, GetOptions, ObjectInfo, PutOptions, S3Target, UnfinishedUpload } from './store.ts';
 
 const MiB = 1024 * 1024;
 const DELETE_BATCH = 1000;
@@ -116,7 +122,8 @@ export class S3Store implements BackupStore {
     }
   }
 
-  async get(key: string, opts: { signal?: AbortSignal } = {}): Promise<Readable> {
+  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
+    let body: Readable;
     try {
       const res = await this.#client.send(
         new GetObjectCommand({ Bucket: this.#target.bucket, Key: this.#full(key) }),
@@ -124,11 +131,22 @@ export class S3Store implements BackupStore {
       );
       if (!res.Body)
         throw new StorageError(`get ${key} at ${this.location}: response has no body`, this.#ctx(key));
-      return res.Body as Readable;
+      body = res.Body as Readable;
+      const stored = res.ContentLength;
+      if (opts.size !== undefined && stored !== undefined && stored !== opts.size) {
+        body.destroy();
+        throw new ObjectIntegrityError(
+          stored < opts.size
+            ? `truncated: ${stored} of ${opts.size} bytes`
+            : `${stored} bytes stored where ${opts.size} were written`,
+          this.#ctx(key),
+        );
+      }
     } catch (err) {
       if (opts.signal?.aborted) throw abortReason(opts.signal);
       throw this.#error(err, `get ${key}`, key);
     }
+    return mapBodyErrors(body, (err) => this.#error(err, `read ${key}`, key));
   }
 
   #ctx(key: string): { location: string; key: string } {
@@ -149,21 +167,8 @@ export class S3Store implements BackupStore {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    let token: string | undefined;
-    do {
-      let res;
-      try {
-        res = await this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.#target.bucket,
-            Prefix: this.#root + prefix,
-            ContinuationToken: token,
-          }),
-        );
-      } catch (err) {
-        throw this.#error(err, `list ${prefix || '/'}`);
-      }
-      for (const obj of res.Contents ?? []) {
+    for await (const page of this.#pages(this.#root + prefix, `list ${prefix || '/'}`)) {
+      for (const obj of page.Contents ?? []) {
         if (obj.Key === undefined) continue;
         yield {
           key: this.#relative(obj.Key),
@@ -171,34 +176,35 @@ export class S3Store implements BackupStore {
           lastModified: obj.LastModified ?? new Date(0),
         };
       }
-      token = res.IsTruncated ? res.NextContinuationToken : undefined;
-    } while (token);
+    }
   }
 
   async listPrefixes(prefix: string): Promise<string[]> {
     const dir = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
     const out: string[] = [];
-    let token: string | undefined;
-    do {
-      let res;
-      try {
-        res = await this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: this.#target.bucket,
-            Prefix: this.#root + dir,
-            Delimiter: '/',
-            ContinuationToken: token,
-          }),
-        );
-      } catch (err) {
-        throw this.#error(err, `list ${dir || '/'}`);
-      }
-      for (const p of res.CommonPrefixes ?? []) {
+    for await (const page of this.#pages(this.#root + dir, `list ${dir || '/'}`, '/')) {
+      for (const p of page.CommonPrefixes ?? []) {
         if (p.Prefix !== undefined) out.push(this.#relative(p.Prefix));
       }
-      token = res.IsTruncated ? res.NextContinuationToken : undefined;
-    } while (token);
+    }
     return out.sort();
+  }
+
+  /** ListObjectsV2 pages through the SDK's paginator, its failures as the store's typed errors. */
+  async *#pages(
+    fullPrefix: string,
+    what: string,
+    delimiter?: string,
+  ): AsyncIterable<ListObjectsV2CommandOutput> {
+    const pages = paginateListObjectsV2(
+      { client: this.#client },
+      { Bucket: this.#target.bucket, Prefix: fullPrefix, ...(delimiter ? { Delimiter: delimiter } : {}) },
+    );
+    try {
+      for await (const page of pages) yield page;
+    } catch (err) {
+      throw this.#error(err, what);
+    }
   }
 
   async deleteMany(keys: string[]): Promise<void> {
@@ -279,6 +285,7 @@ export class S3Store implements BackupStore {
   }
 
   async listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]> {
+    // The SDK has no paginator for ListMultipartUploads: its pages continue from two markers.
     const out: UnfinishedUpload[] = [];
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
@@ -361,6 +368,21 @@ export class S3Store implements BackupStore {
       throw this.#error(err, `preflight ${step} of probe object ${key}`, key);
     }
   }
+}
+
+/**
+ * The body's bytes, failing with the store's typed error (ObjectIntegrityError when the SDK's checksum
+ * validation fails at the end, StorageUnreachableError for a reset connection) instead of the SDK's.
+ */
+function mapBodyErrors(body: Readable, map: (err: unknown) => Error): Readable {
+  const out = new PassThrough();
+  body.once('error', (err) => out.destroy(map(err)));
+  // A reader that stops early (abort, a failed decryption) releases the connection.
+  out.once('close', () => {
+    if (!body.readableEnded) body.destroy();
+  });
+  body.pipe(out);
+  return out;
 }
 
 /** Passes at most `max` bytes through; more is a CorruptObjectError (a manifest is never that big). */

@@ -27,6 +27,12 @@ export interface PutOptions {
   contentType?: string;
 }
 
+export interface GetOptions {
+  signal?: AbortSignal | undefined;
+  /** The size the object was stored with (the manifest's storedBytes). */
+  size?: number | undefined;
+}
+
 export interface UnfinishedUpload {
   key: string;
   uploadId: string;
@@ -38,7 +44,11 @@ export interface BackupStore {
   /** e.g. "s3://dockvault/backups", for messages. */
   readonly location: string;
   put(key: string, body: Readable, opts?: PutOptions): Promise<{ key: string; size: number }>;
-  get(key: string, opts?: { signal?: AbortSignal }): Promise<Readable>;
+  /**
+   * The object's bytes. With `size`, an object of another size fails at once; bytes that fail the
+   * checksum stored with the object fail the stream. Both are ObjectIntegrityError.
+   */
+  get(key: string, opts?: GetOptions): Promise<Readable>;
   head(key: string): Promise<ObjectInfo | undefined>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Common prefixes one level below `prefix` (relative, ending in "/"). */
@@ -117,6 +127,20 @@ export class CorruptObjectError extends StorageError {
 
 export class CorruptManifestError extends CorruptObjectError {
   override readonly code = 'CORRUPT_MANIFEST';
+}
+
+/**
+ * The stored bytes are not the ones written: they fail the checksum stored with them or the manifest's
+ * sha256, or have another size (a failing disk, a provider's fault, tampering). Reading again returns
+ * the same bytes, so it is never retried. `what` says what is wrong, without the key.
+ */
+export class ObjectIntegrityError extends StorageError {
+  override readonly code = 'OBJECT_DAMAGED';
+  readonly what: string;
+  constructor(what: string, opts: StorageErrorOptions & { key: string }) {
+    super(`${opts.key}: ${what}`, { ...opts, retryable: false });
+    this.what = what;
+  }
 }
 
 /** DeleteObjects answered with per-key errors (e.g. AccessDenied for objects under retention). */

@@ -1,6 +1,7 @@
-// How the workflows call activities: which queue, which timeouts, which retries. Activities that touch
-// a Docker host run on that host's queue; their types come from the factories, so a renamed activity
-// is a type error here.
+// How the workflows call activities: which queue, which timeouts, how often and how long to retry.
+// Activities that touch a Docker host run on that host's queue; their types come from the factories,
+// so a renamed activity is a type error here. Whether a failure is retried at all is its error class's
+// decision (activities/failure.ts): no policy here lists error types.
 import {
   ActivityCancellationType,
   patched,
@@ -19,8 +20,6 @@ import type { TransferActivities } from '../activities/transfer.ts';
 import type { VerifyActivities } from '../activities/verify.ts';
 import { newBackupId } from '../storage/layout.ts';
 
-const notRetryable = ['ContainerNotFoundError', 'VolumeNotFoundError', 'PreflightError', 'HookFailedError'];
-
 /**
  * Every host activity heartbeats each second (the worker's liveness interceptor), so whatever it is
  * doing, a killed worker's attempt is retried elsewhere within seconds, not after its start-to-close
@@ -29,12 +28,12 @@ const notRetryable = ['ContainerNotFoundError', 'VolumeNotFoundError', 'Prefligh
 const heartbeatTimeout = '10 seconds';
 
 /** Short calls: minutes at most, a few quick retries. */
-function quickCall(taskQueue: string, nonRetryableErrorTypes: string[]): ActivityOptions {
+function quickCall(taskQueue: string): ActivityOptions {
   return {
     taskQueue,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout,
-    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
+    retry: { initialInterval: '2 seconds', maximumAttempts: 5 },
   };
 }
 
@@ -42,7 +41,7 @@ function quickCall(taskQueue: string, nonRetryableErrorTypes: string[]): Activit
  * Activities that move data: long, retried across a minute-long storage outage. A cancelled one is
  * waited for until it has stopped writing, so the clean-up after it finds everything it left.
  */
-function movingData(taskQueue: string, nonRetryableErrorTypes: string[]): ActivityOptions {
+function movingData(taskQueue: string): ActivityOptions {
   return {
     taskQueue,
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -53,7 +52,6 @@ function movingData(taskQueue: string, nonRetryableErrorTypes: string[]): Activi
       initialInterval: '2 seconds',
       backoffCoefficient: 2,
       maximumAttempts: 6,
-      nonRetryableErrorTypes,
     },
   };
 }
@@ -71,7 +69,7 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
     taskQueue,
     startToCloseTimeout: `${stopTimeoutSeconds + 60} seconds`,
     heartbeatTimeout,
-    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: notRetryable },
+    retry: { initialInterval: '1 second', maximumAttempts: 5 },
   });
   // Restarting is the promise we keep whatever happens: retry for minutes, then the reconciler takes over.
   const restart = proxyActivities<ContainerActivities>({
@@ -91,7 +89,7 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
 }
 
 export function dataActivities(taskQueue: string) {
-  const options = movingData(taskQueue, notRetryable);
+  const options = movingData(taskQueue);
   const data = proxyActivities<TransferActivities>(options);
   // While containers are stopped every retry is downtime: one more attempt (a dead worker's), then
   // restart them and fail the run rather than keep the application down.
@@ -115,7 +113,7 @@ export function postgresActivities(taskQueue: string, dumpTimeoutMinutes?: numbe
     taskQueue,
     startToCloseTimeout: '5 minutes',
     heartbeatTimeout,
-    retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: notRetryable },
+    retry: { initialInterval: '2 seconds', maximumAttempts: 5 },
   });
   const dumps = proxyActivities<PostgresActivities>({
     taskQueue,
@@ -126,7 +124,6 @@ export function postgresActivities(taskQueue: string, dumpTimeoutMinutes?: numbe
       initialInterval: '5 seconds',
       backoffCoefficient: 2,
       maximumAttempts: 5,
-      nonRetryableErrorTypes: [...notRetryable, 'PgDumpFailedError'],
     },
   });
   return {
@@ -145,33 +142,13 @@ export function storageActivities(taskQueue: string) {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,
       maximumAttempts: 5,
-      nonRetryableErrorTypes: [...notRetryable, 'StorageAccessError', 'BucketNotFoundError'],
     },
   });
 }
 
-/** Restore and verify: their typed errors (wrong key, corrupt object, unknown backup) end the run at once. */
-const restoreNotRetryable = [
-  ...notRetryable,
-  'RestoreError',
-  'UnknownBackupError',
-  'IdentityMismatchError',
-  'IdentityFileError',
-  'ChecksumMismatchError',
-  'CorruptBackupObjectError',
-  'VolumeInUseError',
-  'UnsupportedRestoreTargetError',
-  'RestoreSelectionError',
-  'ReaderFailedError',
-  'ObjectNotFoundError',
-  'CorruptManifestError',
-  'StorageAccessError',
-  'BucketNotFoundError',
-];
-
 export function restoreActivities(taskQueue: string) {
-  const quick = proxyActivities<RestoreActivities>(quickCall(taskQueue, restoreNotRetryable));
-  const moving = proxyActivities<RestoreActivities>(movingData(taskQueue, restoreNotRetryable));
+  const quick = proxyActivities<RestoreActivities>(quickCall(taskQueue));
+  const moving = proxyActivities<RestoreActivities>(movingData(taskQueue));
   // Clean-up keeps a volume from being left without its data directory: retried like a restart.
   const settling = proxyActivities<RestoreActivities>({
     taskQueue,
@@ -189,13 +166,13 @@ export function restoreActivities(taskQueue: string) {
 }
 
 export function verifyActivities(taskQueue: string) {
-  const quick = proxyActivities<VerifyActivities>(quickCall(taskQueue, restoreNotRetryable));
-  const moving = proxyActivities<VerifyActivities>(movingData(taskQueue, restoreNotRetryable));
+  const quick = proxyActivities<VerifyActivities>(quickCall(taskQueue));
+  const moving = proxyActivities<VerifyActivities>(movingData(taskQueue));
   return { listBackupsToVerify: quick.listBackupsToVerify, verifyObject: moving.verifyObject };
 }
 
 export function restorePostgresActivities(taskQueue: string) {
-  const quick = proxyActivities<RestorePostgresActivities>(quickCall(taskQueue, restoreNotRetryable));
+  const quick = proxyActivities<RestorePostgresActivities>(quickCall(taskQueue));
   // A restore that fails half-way is not resumed or repeated: pg_restore into a half-filled database
   // would fail differently. The preflight caught what it could; the rest is reported as it happened.
   const once = proxyActivities<RestorePostgresActivities>({
@@ -220,7 +197,6 @@ export function pruneActivities(taskQueue: string) {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,
       maximumAttempts: 3,
-      nonRetryableErrorTypes: ['StorageAccessError', 'BucketNotFoundError'],
     },
   });
 }

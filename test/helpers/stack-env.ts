@@ -27,6 +27,10 @@ export const stack = {
   get postgresImage(): string {
     return required('DOCKVAULT_POSTGRES_IMAGE');
   },
+  /** The S3 server's own storage (versitygw's posix backend: <dir>/<bucket>/<key>), to damage objects in place. */
+  get s3DataDir(): string {
+    return required('DOCKVAULT_S3_DATA_DIR');
+  },
 };
 
 /** The stack's S3 bucket under `prefix`, with parts small enough that a few MiB take several. */

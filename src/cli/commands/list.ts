@@ -1,10 +1,10 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../command.ts';
 import { buildPlan } from '../../plan/build.ts';
 import { listBackups } from '../../storage/manifest.ts';
 import { createS3Store } from '../../storage/s3-store.ts';
 import type { Command } from '../command.ts';
 import { formatBytes, formatSeconds } from '../format.ts';
-import { configOption, loadCliConfig } from '../load-config.ts';
+import { loadCliConfig } from '../load-config.ts';
 import { selectDefinitions } from './run.ts';
 
 const help = `Usage: dockvault list [NAME...] [--config FILE] [--json]
@@ -13,15 +13,9 @@ Lists the backups found in storage (a backup exists when its manifest does), new
 
 export const listCommand: Command = {
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { ...configOption, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-    if (values.help) {
-      console.log(help);
-      return 0;
-    }
+    const parsed = parseCommandArgs(argv, help, { json: { type: 'boolean' } });
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const config = await loadCliConfig(values.config);
     const definitions = selectDefinitions(config, positionals, positionals.length === 0);
     const rows = [];

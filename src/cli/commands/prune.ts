@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../command.ts';
 import { backupWorkflowId, connectClient, workflowUrl } from '../../client.ts';
 import type { PruneResult } from '../../activities/prune.ts';
 import { buildPlan } from '../../plan/build.ts';
@@ -8,7 +8,7 @@ import { definitionKey, hostKey, typeKey } from '../../search-attributes.ts';
 import type { pruneWorkflow } from '../../workflows/index.ts';
 import type { Command } from '../command.ts';
 import { formatBytes } from '../format.ts';
-import { configOption, loadCliConfig } from '../load-config.ts';
+import { loadCliConfig } from '../load-config.ts';
 import { selectDefinitions } from './run.ts';
 
 const help = `Usage: dockvault prune NAME... | --all [--dry-run] [--config FILE]
@@ -20,7 +20,7 @@ runs) and unfinished multipart uploads older than a day are removed; younger one
 in progress and are left alone. Objects under Object Lock retention are skipped ("locked until ...").
 --dry-run decides and prints, deleting nothing. Exit code 1 if anything failed.`;
 
-export function formatPruneResult(r: PruneResult): string[] {
+function formatPruneResult(r: PruneResult): string[] {
   const lines = [`${r.definition}: ${r.policy}${r.dryRun ? ' (dry run: nothing deleted)' : ''}`];
   if (r.backups.length === 0) lines.push('  no backups');
   for (const b of r.backups) {
@@ -44,20 +44,9 @@ export function formatPruneResult(r: PruneResult): string[] {
 
 export const pruneCommand: Command = {
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...configOption,
-        all: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(help);
-      return 0;
-    }
+    const parsed = parseCommandArgs(argv, help, { all: { type: 'boolean' }, 'dry-run': { type: 'boolean' } });
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const config = await loadCliConfig(values.config);
     const definitions = selectDefinitions(config, positionals, values.all ?? false);
     const client = await connectClient(config.temporal);

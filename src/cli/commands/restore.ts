@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { connectClient, startPostgresRestore, startRestore, workflowUrl } from '../../client.ts';
 import { checkBackupExists } from '../backup-exists.ts';
 import { requireWorkers } from '../worker-presence.ts';
@@ -12,10 +11,10 @@ import type {
   RestoreResult,
   RestoreVolumesPlan,
 } from '../../plan/types.ts';
-import { UsageError, type Command } from '../command.ts';
+import { UsageError, type Command, parseCommandArgs } from '../command.ts';
 import { followRuns } from '../follow.ts';
 import { formatBytes, formatSeconds } from '../format.ts';
-import { configOption, loadCliConfig } from '../load-config.ts';
+import { loadCliConfig } from '../load-config.ts';
 import { selectDefinitions } from './run.ts';
 
 const help = `Usage: dockvault restore NAME [--backup ID|latest] [--identity FILE] [--config FILE] [--no-wait]
@@ -51,7 +50,7 @@ export function identityPath(config: Config, flag: string | undefined): string {
   return resolve(path);
 }
 
-export function parseMappings(values: string[]): { from: string; to: string }[] {
+function parseMappings(values: string[]): { from: string; to: string }[] {
   return values.map((v) => {
     const m = /^([^=]+)=([^=]+)$/.exec(v);
     if (!m) throw new UsageError(`--to-volume expects OLD=NEW, got "${v}"`);
@@ -61,27 +60,19 @@ export function parseMappings(values: string[]): { from: string; to: string }[] 
 
 export const restoreCommand: Command = {
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...configOption,
-        backup: { type: 'string' },
-        identity: { type: 'string' },
-        volume: { type: 'string', multiple: true },
-        'to-volume': { type: 'string', multiple: true },
-        database: { type: 'string', multiple: true },
-        'to-container': { type: 'string' },
-        clean: { type: 'boolean' },
-        'no-globals': { type: 'boolean' },
-        'no-wait': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const parsed = parseCommandArgs(argv, help, {
+      backup: { type: 'string' },
+      identity: { type: 'string' },
+      volume: { type: 'string', multiple: true },
+      'to-volume': { type: 'string', multiple: true },
+      database: { type: 'string', multiple: true },
+      'to-container': { type: 'string' },
+      clean: { type: 'boolean' },
+      'no-globals': { type: 'boolean' },
+      'no-wait': { type: 'boolean' },
     });
-    if (values.help) {
-      console.log(help);
-      return 0;
-    }
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     if (positionals.length !== 1) throw new UsageError('name exactly one backup definition to restore');
     const config = await loadCliConfig(values.config);
     const [def] = selectDefinitions(config, positionals, false);

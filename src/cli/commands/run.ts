@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import {
   connectClient,
@@ -11,11 +10,11 @@ import type { Config } from '../../config/index.ts';
 import { buildPlan } from '../../plan/build.ts';
 import { buildRunPlan } from '../../plan/run.ts';
 import type { BackupResult } from '../../plan/types.ts';
-import { UsageError, type Command } from '../command.ts';
+import { UsageError, type Command, parseCommandArgs } from '../command.ts';
 import { followBackupRun, followRuns, type Followed } from '../follow.ts';
 import { requireWorkers } from '../worker-presence.ts';
 import { formatBytes, formatSeconds } from '../format.ts';
-import { configOption, loadCliConfig } from '../load-config.ts';
+import { loadCliConfig } from '../load-config.ts';
 import { definitionBusy } from '../../workflows/definition-lock.ts';
 
 const help = `Usage: dockvault run NAME... | --all [--config FILE] [--no-wait]
@@ -74,20 +73,9 @@ async function runOne(
 
 export const runCommand: Command = {
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...configOption,
-        all: { type: 'boolean' },
-        'no-wait': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(help);
-      return 0;
-    }
+    const parsed = parseCommandArgs(argv, help, { all: { type: 'boolean' }, 'no-wait': { type: 'boolean' } });
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const config = await loadCliConfig(values.config);
     const definitions = selectDefinitions(config, positionals, values.all ?? false);
     const plans = definitions.map((def) => buildPlan(config, def));

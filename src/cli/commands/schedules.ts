@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { connectClient } from '../../client.ts';
 import { listSchedules, type ScheduleListing } from '../../schedules/list.ts';
 import { syncSchedules } from '../../schedules/sync.ts';
-import { UsageError, type Command } from '../command.ts';
-import { configOption, loadCliConfig } from '../load-config.ts';
+import { UsageError, type Command, parseCommandArgs } from '../command.ts';
+import { loadCliConfig } from '../load-config.ts';
 
 const help = `Usage: dockvault schedules sync [--dry-run] [--config FILE]
        dockvault schedules list [--config FILE] [--json]
@@ -34,20 +33,12 @@ function printListing(s: ScheduleListing): void {
 
 export const schedulesCommand: Command = {
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...configOption,
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const parsed = parseCommandArgs(argv, help, {
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
     });
-    if (values.help) {
-      console.log(help);
-      return 0;
-    }
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     const [sub, ...rest] = positionals;
     if (sub !== 'sync' && sub !== 'list')
       throw new UsageError('expected "schedules sync" or "schedules list"');

@@ -1,13 +1,12 @@
-import { parseArgs } from 'node:util';
 import { connectClient, startVerify, workflowUrl } from '../../client.ts';
 import { checkBackupExists } from '../backup-exists.ts';
 import { requireWorkers } from '../worker-presence.ts';
 import { buildPlan } from '../../plan/build.ts';
 import type { VerifyPlan, VerifyResult } from '../../plan/types.ts';
-import { UsageError, type Command } from '../command.ts';
+import { UsageError, type Command, parseCommandArgs } from '../command.ts';
 import { followRuns } from '../follow.ts';
 import { formatBytes } from '../format.ts';
-import { configOption, loadCliConfig } from '../load-config.ts';
+import { loadCliConfig } from '../load-config.ts';
 import { identityPath } from './restore.ts';
 import { selectDefinitions } from './run.ts';
 
@@ -19,21 +18,13 @@ the manifest, decrypts it (authenticating every chunk), decompresses it and read
 
 export const verifyCommand: Command = {
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...configOption,
-        backup: { type: 'string', multiple: true },
-        all: { type: 'boolean' },
-        identity: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    const parsed = parseCommandArgs(argv, help, {
+      backup: { type: 'string', multiple: true },
+      all: { type: 'boolean' },
+      identity: { type: 'string' },
     });
-    if (values.help) {
-      console.log(help);
-      return 0;
-    }
+    if (!parsed) return 0;
+    const { values, positionals } = parsed;
     if (positionals.length !== 1) throw new UsageError('name exactly one backup definition to verify');
     if (values.all && values.backup) throw new UsageError('give --backup or --all, not both');
     const config = await loadCliConfig(values.config);

@@ -9,7 +9,7 @@ const armorStart = '-----BEGIN AGE ENCRYPTED FILE-----';
 const bodyColumns = 64;
 const macSize = 32;
 /** A header this large is not an X25519 header anyone wrote; stop buffering. */
-export const maxHeaderBytes = 1 << 20;
+const maxHeaderBytes = 1 << 20;
 
 export interface Header {
   stanzas: Stanza[];

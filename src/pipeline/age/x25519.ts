@@ -17,7 +17,7 @@ const zeroNonce = Buffer.alloc(12);
 const fileKeySize = 16;
 const tagSize = 16;
 
-export function encodeRecipient(publicKey: Uint8Array): string {
+function encodeRecipient(publicKey: Uint8Array): string {
   return bech32.encode('age', bech32.toWords(publicKey), false);
 }
 

@@ -11,11 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { generateIdentity } from '../../../src/pipeline/age/keys.ts';
-import {
-  ChecksumMismatchError,
-  CorruptBackupObjectError,
-  ReaderFailedError,
-} from '../../../src/restore/errors.ts';
+import { CorruptBackupObjectError, ReaderFailedError } from '../../../src/restore/errors.ts';
 import {
   readBackupObjectInThread,
   readBackupObjectInto,
@@ -23,7 +19,7 @@ import {
 } from '../../../src/restore/read-thread.ts';
 import type { ManifestObject } from '../../../src/storage/manifest.ts';
 import { createS3Store, type S3Store } from '../../../src/storage/s3-store.ts';
-import { ObjectNotFoundError } from '../../../src/storage/store.ts';
+import { ObjectIntegrityError, ObjectNotFoundError } from '../../../src/storage/store.ts';
 import { scratchDir, uniqueTag } from '../../helpers/scratch.ts';
 import { s3TestTarget } from '../../helpers/stack-env.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -162,7 +158,7 @@ test('failures come back as their classes, naming the object', async () => {
     return true;
   });
   await assert.rejects(read('data.zst.age', { object: { ...object, sha256: '0'.repeat(64) } }), (err) => {
-    assert.ok(err instanceof ChecksumMismatchError, String(err));
+    assert.ok(err instanceof ObjectIntegrityError, String(err));
     assert.match(err.message, /does not match the manifest/);
     return true;
   });

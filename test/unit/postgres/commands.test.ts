@@ -6,11 +6,17 @@ import {
   globalsObjectName,
   keySegmentFor,
   listDatabasesCommand,
+  listRolesCommand,
   parseDatabaseList,
+  parseNulRecords,
   parsePgDumpVersion,
   pgDumpAllGlobalsCommand,
   pgDumpCommand,
   pgErrorSummary,
+  pgRestoreCommand,
+  psqlScriptCommand,
+  psqlStatementCommand,
+  quoteIdentifier,
 } from '../../../src/postgres/commands.ts';
 
 describe('pg_dump command', () => {
@@ -99,5 +105,49 @@ describe('object names', () => {
     assert.equal(databaseObjectName('app', 'plain', [], 'none'), 'databases/app.sql.gz.age');
     assert.equal(databaseObjectName('app', 'plain', ['-Z', '0'], 'zstd'), 'databases/app.sql.zst.age');
     assert.equal(globalsObjectName('zstd'), 'globals.sql.zst.age');
+  });
+});
+
+describe('restore commands', () => {
+  it('pg_restore --create through the maintenance database, --clean on request', () => {
+    assert.deepEqual(pgRestoreCommand({ dbUser: 'u' }, 'template1', false), [
+      'pg_restore',
+      '--create',
+      '--exit-on-error',
+      '--username',
+      'u',
+      '--dbname',
+      "dbname='template1'",
+    ]);
+    assert.deepEqual(pgRestoreCommand({}, 'template1', true).slice(3, 5), ['--clean', '--if-exists']);
+  });
+  it('psql scripts: a dump stops at its first error, the globals go on', () => {
+    assert.deepEqual(psqlScriptCommand({}, "it's", { stopOnError: true }), [
+      'psql',
+      '--no-psqlrc',
+      '--quiet',
+      '--set',
+      'ON_ERROR_STOP=1',
+      '--dbname',
+      "dbname='it\\'s'",
+    ]);
+    assert.ok(!psqlScriptCommand({}, 'template1', { stopOnError: false }).includes('ON_ERROR_STOP=1'));
+  });
+  it('statements name a database as one quoted identifier', () => {
+    assert.equal(quoteIdentifier('a"b; DROP'), '"a""b; DROP"');
+    assert.deepEqual(psqlStatementCommand({ dbUser: 'u' }, 'template1', 'CREATE DATABASE "x"'), [
+      'psql',
+      '--no-psqlrc',
+      '--username',
+      'u',
+      '--dbname',
+      "dbname='template1'",
+      '--command',
+      'CREATE DATABASE "x"',
+    ]);
+  });
+  it('roles come NUL-separated', () => {
+    assert.equal(listRolesCommand({}, 'template1').at(-1), 'SELECT rolname FROM pg_roles');
+    assert.deepEqual(parseNulRecords('postgres\0\napp\0'), ['postgres', 'app']);
   });
 });
