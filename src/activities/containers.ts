@@ -7,13 +7,13 @@ import {
   startContainer,
   stopContainer,
 } from '../docker/containers.ts';
-import { execCapture } from '../docker/exec.ts';
 import { flushEngineFilesystem } from '../docker/engine-sync.ts';
 import { ContainerNotFoundError, VolumeNotFoundError } from '../docker/errors.ts';
 import { estimateVolumeSize, inspectVolume } from '../docker/volumes.ts';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
 import type { HookPlan } from '../plan/types.ts';
 import { PreflightError, mapFailures } from './failure.ts';
+import { runHooksOnce } from './hooks.ts';
 
 /** How long a restarted container must stay up to count as restarted. */
 const SETTLE_MS = 1500;
@@ -170,21 +170,8 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
     },
 
     /** Pre-stop hooks must all succeed (else the run aborts before any stop); post-start failures are warnings. */
-    async runHooks(hooks: HookPlan[], stage: 'preStop' | 'postStart'): Promise<string[]> {
-      const warnings: string[] = [];
-      for (const hook of hooks) {
-        const result = await execCapture(docker, hook.container, hook.command, {
-          user: hook.user,
-          timeoutMs: hook.timeoutSeconds * 1000,
-        }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }));
-        if (result.exitCode === 0) continue;
-        const message = `${stage} hook in ${hook.container} (${hook.command.join(' ')}) failed with exit code ${result.exitCode}: ${result.stderr.trim().slice(-500)}`;
-        if (stage === 'preStop') throw ApplicationFailure.nonRetryable(message, 'HookFailedError');
-        log.warn(message);
-        warnings.push(message);
-      }
-      return warnings;
-    },
+    runHooks: (hooks: HookPlan[], stage: 'preStop' | 'postStart'): Promise<string[]> =>
+      runHooksOnce(docker, hooks, stage),
   });
 }
 
