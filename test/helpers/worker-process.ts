@@ -9,7 +9,10 @@ export interface WorkerProcess {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-/** A real `dockvault worker` process, ready once it has announced its queues. */
+/**
+ * A real `dockvault worker` process, ready once it has announced its queues. Its reconciler ticks
+ * every 2 s unless `extraArgs` sets `--reconcile-interval` (e.g. to the default, to measure it).
+ */
 export async function startWorker(
   configPath: string,
   stateDir: string,
@@ -24,8 +27,7 @@ export async function startWorker(
       configPath,
       '--state-dir',
       stateDir,
-      '--reconcile-interval',
-      '2s',
+      ...(extraArgs.includes('--reconcile-interval') ? [] : ['--reconcile-interval', '2s']),
       ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
