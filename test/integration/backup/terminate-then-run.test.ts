@@ -19,6 +19,7 @@ import { BackupTestEnv } from '../../helpers/backup-env.ts';
 import { stack } from '../../helpers/stack-env.ts';
 import { TcpProxy } from '../../helpers/tcp-proxy.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { runCli } from '../../helpers/worker-process.ts';
 
 let env: BackupTestEnv;
 let client: Client;
@@ -85,6 +86,21 @@ test('the run after a terminated one restarts the container the dead run left st
   const manifest = await manifestOf(result.backupId);
   assert.deepEqual(manifest.containers.stopped, [app], 'the next run stopped (adopted) and restarted it');
   assert.deepEqual(manifest.containers.notRunning, []);
+  assert.deepEqual(await new StoppedRecord(env.stateDir).list(), []);
+});
+
+test('a restore right after a terminated backup stops and restarts the container the backup left stopped', async () => {
+  if ((await env.backups(name)).manifests.length === 0) {
+    proxy.throttle(Infinity);
+    await (await startBackup(client, taskQueue, plan)).result();
+  }
+  const dead = await runStoppedMidArchive();
+  await terminate(dead);
+  proxy.throttle(Infinity);
+  const restore = await runCli(['restore', name, '--identity', env.identityPath, '--config', env.configPath]);
+  assert.equal(restore.code, 0, `${restore.stdout}${restore.stderr}`);
+  assert.match(restore.stdout, new RegExp(`containers stopped: ${app};`), 'the restore stopped it itself');
+  assert.equal(await running(), true, 'running again when the restore ends');
   assert.deepEqual(await new StoppedRecord(env.stateDir).list(), []);
 });
 
