@@ -38,3 +38,22 @@ export async function laterOpenOwner(
   const closed = await closedRuns(later);
   return later.find((e) => !closed.has(e.runId));
 }
+
+/**
+ * Once `self` has recorded `container` as its own, the entries of closed runs for it are forgotten:
+ * the record then names only the run that restarts it, and is empty once that run has. Call under
+ * `stopped.exclusive`, after recording `self`.
+ */
+export async function takeOverFromClosedRuns(
+  stopped: StoppedRecord,
+  closedRuns: ClosedRuns,
+  container: string,
+  self: { runId: string },
+): Promise<StoppedEntry[]> {
+  const others = (await stopped.list()).filter((e) => e.container === container && e.runId !== self.runId);
+  if (others.length === 0) return [];
+  const closed = await closedRuns(others);
+  const taken = others.filter((e) => closed.has(e.runId));
+  for (const e of taken) await stopped.remove(e.container, e.workflowId);
+  return taken;
+}

@@ -13,7 +13,7 @@ import { estimateVolumeSize, inspectVolume } from '../docker/volumes.ts';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
 import type { ClosedRuns } from '../closed-runs.ts';
 import type { HookPlan } from '../plan/types.ts';
-import { laterOpenOwner, leftByClosedRun } from './adopt.ts';
+import { laterOpenOwner, leftByClosedRun, takeOverFromClosedRuns } from './adopt.ts';
 import { PreflightError, mapFailures } from './failure.ts';
 import { runHooksOnce } from './hooks.ts';
 
@@ -116,6 +116,13 @@ export function createContainerActivities({ docker, stopped, closedRuns }: Conta
           stoppedAt: new Date().toISOString(),
         });
         await stopContainer(docker, input.container, input.timeoutSeconds);
+        const taken = await takeOverFromClosedRuns(stopped, closedRuns, input.container, input);
+        if (taken.length > 0) {
+          log.info('took over a container from closed runs', {
+            container: input.container,
+            from: taken.map((e) => e.workflowId),
+          });
+        }
       });
       log.info('stopped container', { container: input.container });
     },
