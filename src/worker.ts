@@ -12,6 +12,7 @@ import { StoppedRecord } from './docker/stopped-record.ts';
 import { BackupMetrics } from './metrics/backup-metrics.ts';
 import { startMetricsServer } from './metrics/server.ts';
 import { runStaleChecks, type WatchedDefinition } from './notify/stale.ts';
+import { closedRunsVia } from './closed-runs.ts';
 import { startReconciler } from './reconciler.ts';
 import { buildWorkflowBundle } from './workflow-bundle.ts';
 
@@ -56,6 +57,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
   const connection = await NativeConnection.connect({ address: settings.address });
   const clientConnection = await Connection.connect({ address: settings.address });
   const client = new Client({ connection: clientConnection, namespace: settings.namespace });
+  const closedRuns = closedRunsVia(client);
   try {
     const workflowWorker = await Worker.create({
       connection,
@@ -75,13 +77,14 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       activities: createHostActivities({
         docker,
         stopped,
+        closedRuns,
         storeFor,
         notify: { settings: settings.alerts?.notify, metrics },
       }),
     });
     const stopReconciler = new AbortController();
     const reconciling = startReconciler(
-      { docker, stopped, client, log: (m) => console.log(m) },
+      { docker, stopped, closedRuns, log: (m) => console.log(m) },
       settings.reconcileIntervalMs,
       stopReconciler.signal,
     );

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   type ContainerState,
@@ -7,18 +7,15 @@ import {
   startContainer,
   stopContainer,
 } from '../docker/containers.ts';
-import { execCapture } from '../docker/exec.ts';
 import { flushEngineFilesystem } from '../docker/engine-sync.ts';
 import { ContainerNotFoundError, VolumeNotFoundError } from '../docker/errors.ts';
 import { estimateVolumeSize, inspectVolume } from '../docker/volumes.ts';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
+import type { ClosedRuns } from '../closed-runs.ts';
 import type { HookPlan } from '../plan/types.ts';
-import {
-  ContainerRestartError,
-  ContainerRestartedDuringBackupError,
-  HookFailedError,
-  PreflightError,
-} from './failure.ts';
+import { ContainerRestartError, ContainerRestartedDuringBackupError, PreflightError } from './failure.ts';
+import { laterOpenOwner, leftByClosedRun, takeOverFromClosedRuns } from './adopt.ts';
+import { runHooksOnce } from './hooks.ts';
 
 /** How long a restarted container must stay up to count as restarted. */
 const SETTLE_MS = 1500;
@@ -26,6 +23,7 @@ const SETTLE_MS = 1500;
 export interface ContainerActivityDeps {
   docker: Docker;
   stopped: StoppedRecord;
+  closedRuns: ClosedRuns;
 }
 
 export interface BackupSources {
@@ -36,23 +34,50 @@ export interface BackupSources {
 }
 
 /** Activities over one Docker engine: what exists, stop, start, hooks. */
-export function createContainerActivities({ docker, stopped }: ContainerActivityDeps) {
+export function createContainerActivities({ docker, stopped, closedRuns }: ContainerActivityDeps) {
   /** Removed by someone while stopped: there is nothing left to start. */
   const forgetRemoved = async (container: string, workflowId: string) => {
     await stopped.remove(container, workflowId);
     log.warn('container removed while stopped', { container });
   };
 
+  /** Starts a container for `workflowId` unless a later, open run stopped it since: then it is that run's. */
+  const startUnlessTaken = (container: string, workflowId: string, start: () => Promise<void>) =>
+    stopped.exclusive(container, async () => {
+      const owner = await laterOpenOwner(stopped, closedRuns, container, { workflowId });
+      if (!owner) return start();
+      log.warn('container not started: a later run stopped it and restarts it', {
+        container,
+        owner: owner.workflowId,
+      });
+      await stopped.remove(container, workflowId);
+    });
+
   return {
-    /** Preflight: every container and volume exists; nothing is changed. All problems in one error. */
+    /**
+     * Preflight: every container and volume exists; nothing is changed. All problems in one error.
+     * A container a terminated run left stopped counts as running: this run stops and restarts it.
+     */
     async inspectBackupSources(input: { containers: string[]; volumes: string[] }): Promise<BackupSources> {
       const problems: string[] = [];
       const running: string[] = [];
       const notRunning: string[] = [];
+      // Run outside a workflow (a test), nothing is anyone's own.
+      const self = Context.current().info.workflowExecution ?? { workflowId: '', runId: '' };
       for (const name of input.containers) {
         try {
-          const state = await inspectContainer(docker, name);
-          (state.running ? running : notRunning).push(name);
+          const adopted = await stopped.exclusive(name, async () => {
+            if ((await inspectContainer(docker, name)).running) return true;
+            const left = await leftByClosedRun(stopped, closedRuns, name, self);
+            if (left.length > 0) {
+              log.info('adopting a container a closed run left stopped', {
+                container: name,
+                stoppedBy: left.map((e) => e.workflowId),
+              });
+            }
+            return left.length > 0;
+          });
+          (adopted ? running : notRunning).push(name);
         } catch (err) {
           if (!(err instanceof ContainerNotFoundError)) throw err;
           problems.push(`container "${name}" does not exist`);
@@ -82,14 +107,23 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
     }): Promise<void> {
       await flushEngineFilesystem(docker);
       const state = await inspectContainer(docker, input.container);
-      await stopped.add({
-        container: input.container,
-        containerId: state.id,
-        workflowId: input.workflowId,
-        runId: input.runId,
-        stoppedAt: new Date().toISOString(),
+      await stopped.exclusive(input.container, async () => {
+        await stopped.add({
+          container: input.container,
+          containerId: state.id,
+          workflowId: input.workflowId,
+          runId: input.runId,
+          stoppedAt: new Date().toISOString(),
+        });
+        await stopContainer(docker, input.container, input.timeoutSeconds);
+        const taken = await takeOverFromClosedRuns(stopped, closedRuns, input.container, input);
+        if (taken.length > 0) {
+          log.info('took over a container from closed runs', {
+            container: input.container,
+            from: taken.map((e) => e.workflowId),
+          });
+        }
       });
-      await stopContainer(docker, input.container, input.timeoutSeconds);
       log.info('stopped container', { container: input.container });
     },
 
@@ -105,7 +139,9 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
       const failures: string[] = [];
       for (const container of input.containers) {
         try {
-          await startContainer(docker, container, { waitMs: 0 });
+          await startUnlessTaken(container, input.workflowId, () =>
+            startContainer(docker, container, { waitMs: 0 }),
+          );
         } catch (err) {
           if (err instanceof ContainerNotFoundError) {
             await forgetRemoved(container, input.workflowId);
@@ -143,9 +179,11 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
           log.info('started container', { container });
           continue;
         }
-        failures.push(`${container}: exited again right after it was started (status ${state.status})`);
-        await startContainer(docker, container, { waitMs: 0 }).catch((err: Error) => {
-          failures.push(`${container}: ${err.message}`);
+        await startUnlessTaken(container, input.workflowId, async () => {
+          failures.push(`${container}: exited again right after it was started (status ${state.status})`);
+          await startContainer(docker, container, { waitMs: 0 }).catch((err: Error) => {
+            failures.push(`${container}: ${err.message}`);
+          });
         });
       }
       if (failures.length > 0) {
@@ -168,21 +206,8 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
     },
 
     /** Pre-stop hooks must all succeed (else the run aborts before any stop); post-start failures are warnings. */
-    async runHooks(hooks: HookPlan[], stage: 'preStop' | 'postStart'): Promise<string[]> {
-      const warnings: string[] = [];
-      for (const hook of hooks) {
-        const result = await execCapture(docker, hook.container, hook.command, {
-          user: hook.user,
-          timeoutMs: hook.timeoutSeconds * 1000,
-        }).catch((err: Error) => ({ exitCode: -1, stdout: '', stderr: err.message }));
-        if (result.exitCode === 0) continue;
-        const message = `${stage} hook in ${hook.container} (${hook.command.join(' ')}) failed with exit code ${result.exitCode}: ${result.stderr.trim().slice(-500)}`;
-        if (stage === 'preStop') throw new HookFailedError(message);
-        log.warn(message);
-        warnings.push(message);
-      }
-      return warnings;
-    },
+    runHooks: (hooks: HookPlan[], stage: 'preStop' | 'postStart'): Promise<string[]> =>
+      runHooksOnce(docker, hooks, stage),
   };
 }
 

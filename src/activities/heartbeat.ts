@@ -59,3 +59,14 @@ export function progressHeartbeat(phase: string, subject: string, totalBytes?: n
     signal: context.cancellationSignal,
   };
 }
+
+/**
+ * What a retried attempt resumes from: carried by every later beat of this attempt, so the server
+ * holds the newest checkpoint when the attempt dies or times out, and the next attempt reads it from
+ * `Context.current().info.heartbeatDetails`.
+ */
+export function checkpointHeartbeat(details: unknown) {
+  const context = Context.current();
+  detailsOf.set(context, () => details);
+  context.heartbeat(details);
+}

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import type { ClosedRuns } from '../closed-runs.ts';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
 import { createContainerActivities } from './containers.ts';
 import { createHostPresenceActivities } from './host.ts';
@@ -15,6 +16,8 @@ import { createVerifyActivities } from './verify.ts';
 export interface HostActivityDeps {
   docker: Docker;
   stopped: StoppedRecord;
+  /** Which recorded runs have ended: a container one left stopped is adopted by the next run. */
+  closedRuns: ClosedRuns;
   storeFor?: StoreFor;
   /** The worker's webhooks and metrics; without them outcomes are only logged. */
   notify?: NotifyDeps;
@@ -24,15 +27,16 @@ export interface HostActivityDeps {
 export function createHostActivities({
   docker,
   stopped,
+  closedRuns,
   storeFor = cachedStores(),
   notify,
 }: HostActivityDeps) {
   return {
     ...createHostPresenceActivities(),
-    ...createContainerActivities({ docker, stopped }),
+    ...createContainerActivities({ docker, stopped, closedRuns }),
     ...createTransferActivities({ docker, storeFor }),
     ...createStorageActivities({ storeFor }),
-    ...createRestoreActivities({ docker, storeFor }),
+    ...createRestoreActivities({ docker, storeFor, stopped, closedRuns }),
     ...createRestorePostgresActivities({ docker, storeFor }),
     ...createVerifyActivities({ storeFor }),
     ...createPostgresActivities({ docker, storeFor }),

@@ -1,8 +1,10 @@
 import { statfs, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type Docker from 'dockerode';
-import { log } from '@temporalio/activity';
-import { containersUsingVolume } from '../docker/containers.ts';
+import { Context, log } from '@temporalio/activity';
+import type { ClosedRuns } from '../closed-runs.ts';
+import { containersUsingVolume, inspectContainer } from '../docker/containers.ts';
+import type { StoppedRecord } from '../docker/stopped-record.ts';
 import { VolumeNotFoundError, mapDockerError } from '../docker/errors.ts';
 import { inspectVolume, isMountpointReadable, type VolumeInfo } from '../docker/volumes.ts';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
@@ -18,12 +20,15 @@ import { syncFilesystem } from '../sync-filesystem.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { S3Target } from '../storage/store.ts';
+import { leftByClosedRun } from './adopt.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
 export interface RestoreActivityDeps {
   docker: Docker;
   storeFor: StoreFor;
+  stopped: StoppedRecord;
+  closedRuns: ClosedRuns;
 }
 
 /** One volume of a restore, as the workflow carries it between activities. */
@@ -77,7 +82,7 @@ async function checkSwappable(volume: VolumeInfo): Promise<void> {
 }
 
 /** Activities of `dockvault restore` for volumes: choose, stage, swap, clean up. */
-export function createRestoreActivities({ docker, storeFor }: RestoreActivityDeps) {
+export function createRestoreActivities({ docker, storeFor, stopped, closedRuns }: RestoreActivityDeps) {
   return {
     /**
      * Preflight, before anything is stopped or written: the backup exists, the identity can decrypt
@@ -192,12 +197,27 @@ export function createRestoreActivities({ docker, storeFor }: RestoreActivityDep
       }
     },
 
-    /** Running containers that mount any of the volumes, in a stable order (the stop order). */
+    /**
+     * Running containers that mount any of the volumes, in a stable order (the stop order). One that
+     * a terminated run left stopped counts as running (see leftByClosedRun): this restore stops and
+     * restarts it, and no reconciler tick starts it in the middle of the swap.
+     */
     async runningContainersUsing(input: { volumes: string[] }): Promise<string[]> {
+      // Run outside a workflow (a test), nothing is anyone's own.
+      const self = Context.current().info.workflowExecution ?? { workflowId: '', runId: '' };
       const names: string[] = [];
       for (const volume of input.volumes) {
         for (const c of await containersUsingVolume(docker, volume)) {
-          if (c.running && !names.includes(c.name)) names.push(c.name);
+          if (names.includes(c.name)) continue;
+          const running =
+            c.running ||
+            (await stopped.exclusive(
+              c.name,
+              async () =>
+                (await inspectContainer(docker, c.name)).running ||
+                (await leftByClosedRun(stopped, closedRuns, c.name, self)).length > 0,
+            ));
+          if (running) names.push(c.name);
         }
       }
       return names;

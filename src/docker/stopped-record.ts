@@ -29,6 +29,7 @@ export class StoppedRecord {
   readonly dir: string;
   readonly path: string;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly containerQueues = new Map<string, Promise<unknown>>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -57,6 +58,22 @@ export class StoppedRecord {
 
   list(): Promise<StoppedEntry[]> {
     return this.serialize(() => this.read());
+  }
+
+  /**
+   * Runs `op` while no other `exclusive` call for the same container runs in this process. The stop
+   * activity (record, then stop), the starts and the reconciler (decide, then start) each hold it for
+   * their whole step, so the reconciler never decides on a record that a stop changes under it: it
+   * cannot start a container a new run has just recorded and stopped. Other containers do not wait.
+   */
+  exclusive<T>(container: string, op: () => Promise<T>): Promise<T> {
+    const next = (this.containerQueues.get(container) ?? Promise.resolve()).then(op, op);
+    const tail = next.catch(() => undefined);
+    this.containerQueues.set(container, tail);
+    void tail.then(() => {
+      if (this.containerQueues.get(container) === tail) this.containerQueues.delete(container);
+    });
+    return next;
   }
 
   private serialize<T>(op: () => Promise<T>): Promise<T> {

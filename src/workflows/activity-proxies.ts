@@ -18,6 +18,7 @@ import type { PostgresActivities } from '../activities/postgres.ts';
 import type { StorageActivities } from '../activities/storage.ts';
 import type { TransferActivities } from '../activities/transfer.ts';
 import type { VerifyActivities } from '../activities/verify.ts';
+import type { HookPlan } from '../plan/types.ts';
 import { newBackupId } from '../storage/layout.ts';
 
 /**
@@ -64,6 +65,21 @@ const persistentRetry = {
   maximumAttempts: 20,
 };
 
+/** Per hook on top of its own timeout: creating the exec, and killing it once its time is up. */
+const HOOK_OVERHEAD_SECONDS = 10;
+/** Per activity: the worker picking it up, heartbeats, slack for a slow host. */
+const HOOKS_MARGIN_SECONDS = 60;
+
+/**
+ * The hooks of one stage run one after another in one activity, so its bound is the sum of their
+ * own timeouts plus room for the exec plumbing: it never fires while a hook is still within its own
+ * timeout. A retried attempt resumes after the last finished hook (see runHooksOnce), so no hook
+ * runs twice because the activity timed out or its worker died.
+ */
+export function hooksTimeoutSeconds(hooks: Pick<HookPlan, 'timeoutSeconds'>[]): number {
+  return hooks.reduce((sum, h) => sum + h.timeoutSeconds + HOOK_OVERHEAD_SECONDS, HOOKS_MARGIN_SECONDS);
+}
+
 export function containerActivities(taskQueue: string, stopTimeoutSeconds: number) {
   const quick = proxyActivities<ContainerActivities>({
     taskQueue,
@@ -82,7 +98,14 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
     inspectBackupSources: quick.inspectBackupSources,
     stopContainer: quick.stopContainer,
     checkStillStopped: quick.checkStillStopped,
-    runHooks: quick.runHooks,
+    // Options only: the commands a workflow issues are the same as with one shared proxy.
+    runHooks: (hooks: HookPlan[], stage: 'preStop' | 'postStart') =>
+      proxyActivities<ContainerActivities>({
+        taskQueue,
+        startToCloseTimeout: `${hooksTimeoutSeconds(hooks)} seconds`,
+        heartbeatTimeout,
+        retry: { initialInterval: '1 second', maximumAttempts: 5 },
+      }).runHooks(hooks, stage),
     startContainers: restart.startContainers,
     confirmRestarted: restart.confirmRestarted,
   };

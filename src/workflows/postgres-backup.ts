@@ -35,11 +35,8 @@ async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFai
   const progress = trackProgress(plan.definition, backupId);
   const pg = postgresActivities(plan.activityTaskQueue, plan.dumpTimeoutMinutes);
   const storage = storageActivities(plan.activityTaskQueue);
-  const hookTimeout = Math.max(
-    0,
-    ...[...plan.hooks.preStop, ...plan.hooks.postStart].map((h) => h.timeoutSeconds),
-  );
-  const hooks = containerActivities(plan.activityTaskQueue, hookTimeout);
+  // Only the hooks are used here, and their bound follows from their own timeouts: no stop timeout.
+  const hooks = containerActivities(plan.activityTaskQueue, 0);
   const startedAt = new Date().toISOString();
   const objects: StoredObject[] = [];
   const hookWarnings: string[] = [];

@@ -70,8 +70,8 @@ export class BackupTestEnv {
     await writeFile(this.configPath, stringify(config));
   }
 
-  async startWorker(): Promise<WorkerProcess> {
-    this.worker = await startWorker(this.configPath, this.stateDir);
+  async startWorker(extraArgs: string[] = []): Promise<WorkerProcess> {
+    this.worker = await startWorker(this.configPath, this.stateDir, extraArgs);
     return this.worker;
   }
 

@@ -11,7 +11,8 @@ export interface WorkerProcess {
 
 /**
  * A real `dockvault worker` process, ready once it has announced its queues. `workerBin` runs another
- * checkout's worker (the upgrade drill's previous release).
+ * checkout's worker (the upgrade drill's previous release). Its reconciler ticks every 2 s unless
+ * `extraArgs` sets `--reconcile-interval` (e.g. to the default, to measure it).
  */
 export async function startWorker(
   configPath: string,
@@ -28,8 +29,7 @@ export async function startWorker(
       configPath,
       '--state-dir',
       stateDir,
-      '--reconcile-interval',
-      '2s',
+      ...(extraArgs.includes('--reconcile-interval') ? [] : ['--reconcile-interval', '2s']),
       ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -8,7 +8,11 @@ import { runWorker } from '../../worker.ts';
 import type { Command } from '../command.ts';
 import { configOption, loadCliConfig } from '../load-config.ts';
 
-const help = `Usage: dockvault worker [--config FILE] [--host NAME] [--state-dir DIR] [--reconcile-interval 1m]
+// A few seconds: a container a terminated run left stopped runs again well within 15 s. A tick with an
+// empty record reads one small file and asks Temporal nothing (see reconcileStoppedContainers).
+export const DEFAULT_RECONCILE_INTERVAL = '5s';
+
+const help = `Usage: dockvault worker [--config FILE] [--host NAME] [--state-dir DIR] [--reconcile-interval 5s]
                         [--metrics HOST:PORT [--temporal-metrics HOST:PORT]] [--stale-check-interval 1m]
 
 Runs the workflows, this host's Docker and data activities (queue dockvault.<host>) and the reconciler
@@ -82,7 +86,10 @@ export const workerCommand: Command = {
       taskQueue: config.temporal.taskQueue,
       hostTaskQueue: hostTaskQueue(host),
       stateDir: values['state-dir'] ?? process.env.DOCKVAULT_STATE_DIR ?? '/var/lib/dockvault/state',
-      reconcileIntervalMs: parseDurationFlag(values['reconcile-interval'] ?? '1m', '--reconcile-interval'),
+      reconcileIntervalMs: parseDurationFlag(
+        values['reconcile-interval'] ?? DEFAULT_RECONCILE_INTERVAL,
+        '--reconcile-interval',
+      ),
       metrics: metricsAddress
         ? {
             address: metricsAddress,
