@@ -13,6 +13,8 @@ import { ContainerNotFoundError, VolumeNotFoundError } from '../docker/errors.ts
 import { estimateVolumeSize, inspectVolume } from '../docker/volumes.ts';
 import type { StoppedRecord } from '../docker/stopped-record.ts';
 import type { HookPlan } from '../plan/types.ts';
+import { type ResolveInput, resolveSources } from '../selectors/resolve.ts';
+import type { ResolvedSources } from '../selectors/types.ts';
 import { PreflightError, mapFailures } from './failure.ts';
 
 /** How long a restarted container must stay up to count as restarted. */
@@ -39,6 +41,17 @@ export function createContainerActivities({ docker, stopped }: ContainerActivity
   };
 
   return mapFailures({
+    /** Preflight, first step for selector definitions: what compose and labels select here, in stop order. */
+    async resolveBackupSources(input: ResolveInput): Promise<ResolvedSources> {
+      const resolved = await resolveSources(docker, input);
+      log.info('resolved selector', {
+        definition: input.definition,
+        containers: resolved.containers.map((c) => c.name),
+        volumes: resolved.volumes.map((v) => v.resolved),
+      });
+      return resolved;
+    },
+
     /** Preflight: every container and volume exists; nothing is changed. All problems in one error. */
     async inspectBackupSources(input: { containers: string[]; volumes: string[] }): Promise<BackupSources> {
       const problems: string[] = [];

@@ -1,6 +1,7 @@
 // What a workflow is asked to do: names and settings only, never secrets (they stay on the worker).
 import type { Compression } from '../pipeline/compression.ts';
 import type { RetentionPolicy } from '../retention/policy.ts';
+import type { ContainerSelector } from '../selectors/types.ts';
 import type { S3Target } from '../storage/store.ts';
 
 export interface HookPlan {
@@ -26,6 +27,11 @@ interface PlanBase {
   timeZone?: string | undefined;
   /** The definition's timeoutMinutes: the run is stopped (and cleaned up) when it takes longer. */
   timeoutMinutes?: number | undefined;
+  /**
+   * compose / labels: resolved by the host's worker in the preflight, into containers (stop order)
+   * and real volume names. Absent for definitions that only name containers.
+   */
+  selector?: ContainerSelector | undefined;
 }
 
 export type Staging = { mode: 'staged'; dir: string; minFreeMiB: number } | { mode: 'streaming' };

@@ -19,7 +19,13 @@ import type { TransferActivities } from '../activities/transfer.ts';
 import type { VerifyActivities } from '../activities/verify.ts';
 import { newBackupId } from '../storage/layout.ts';
 
-const notRetryable = ['ContainerNotFoundError', 'VolumeNotFoundError', 'PreflightError', 'HookFailedError'];
+const notRetryable = [
+  'ContainerNotFoundError',
+  'VolumeNotFoundError',
+  'PreflightError',
+  'HookFailedError',
+  'SelectorError',
+];
 
 /**
  * Every host activity heartbeats each second (the worker's liveness interceptor), so whatever it is
@@ -81,6 +87,7 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
     retry: persistentRetry,
   });
   return {
+    resolveBackupSources: quick.resolveBackupSources,
     inspectBackupSources: quick.inspectBackupSources,
     stopContainer: quick.stopContainer,
     checkStillStopped: quick.checkStillStopped,
