@@ -16,6 +16,12 @@ function byComposePosition(a: ContainerFacts, b: ContainerFacts): number {
   );
 }
 
+/** A busy host has many projects; the error names a few. */
+function shortList(names: string[], max = 20): string {
+  const shown = names.slice(0, max).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
 export function describeSelector(selector: ContainerSelector): string {
   const parts: string[] = [];
   if (selector.compose) {
@@ -49,7 +55,7 @@ export function selectContainers(
     const projects = distinct(candidates.map((c) => c.labels[PROJECT_LABEL]));
     candidates = candidates.filter((c) => c.labels[PROJECT_LABEL] === project);
     if (candidates.length === 0) {
-      const here = projects.length === 0 ? 'none' : projects.join(', ');
+      const here = projects.length === 0 ? 'none' : shortList(projects);
       problems.push(
         `compose project "${project}" has no containers on host ${host} (projects here: ${here})${didYouMean(project, projects)}`,
       );

@@ -74,3 +74,123 @@ test('a backup by compose project stops dependents first (depends_on, network_mo
   assert.equal((await state(other)).StartedAt, untouched.other, 'another project is left alone');
   await env.worker!.stop();
 });
+
+test('a selector that cannot resolve fails before anything is stopped, naming the definition and the selector', async () => {
+  const { fixtures, tag } = env;
+  const project = `${tag}-errs`;
+  const loop = `${tag}-loop`;
+  const data = await composeVolume(fixtures, project, 'data');
+  const db = await composeContainer(fixtures, project, { service: 'db', volumes: [data] });
+  const web1 = await composeContainer(fixtures, project, { service: 'web', dependsOn: ['db'] });
+  const web2 = await composeContainer(fixtures, project, { service: 'web', number: 2, dependsOn: ['db'] });
+  // Compose refuses such a file; labels set by hand (or a stale container) can still say it.
+  const api = await composeContainer(fixtures, loop, { service: 'api', dependsOn: ['web'] });
+  const web = await composeContainer(fixtures, loop, { service: 'web', dependsOn: ['api'] });
+  const all = [db, web1, web2, api, web];
+  const before = new Map(await Promise.all(all.map(async (c) => [c, (await state(c)).StartedAt] as const)));
+
+  const definitions = [
+    { name: 'typo-project', type: 'standard', compose: { project: `${project}x` }, volumes: ['data'] },
+    {
+      name: 'typo-service',
+      type: 'standard',
+      compose: { project, services: ['wbe', 'db'] },
+      volumes: ['data'],
+    },
+    { name: 'no-match', type: 'standard', labels: { [`${tag}.backup`]: true }, volumes: [data] },
+    { name: 'cycle', type: 'standard', compose: { project: loop }, volumes: [data] },
+    { name: 'no-volume', type: 'standard', compose: { project }, volumes: ['uploads'] },
+    { name: 'two-servers', type: 'postgres', compose: { project, services: ['web'] } },
+  ];
+  await env.writeConfig(definitions);
+  await env.startWorker();
+  const run = await runCli(['run', ...definitions.map((d) => d.name), '--config', env.configPath]);
+  assert.equal(run.code, 1, run.stdout);
+  const expected = [
+    `backupDefinitions[0] (typo-project): compose project "${project}x" has no containers on host ${tag} (projects here: `,
+    `(did you mean "${project}"?)`,
+    `backupDefinitions[1] (typo-service): service "wbe" not in project ${project} (services: db, web); nothing was stopped`,
+    `backupDefinitions[2] (no-match): selector matches no container on host ${tag} (labels ${tag}.backup=true)`,
+    `backupDefinitions[3] (cycle): dependency cycle: ${api} -> ${web} -> ${api}`,
+    `backupDefinitions[4] (no-volume): volume "uploads" does not exist, nor does project ${project}'s volume "uploads" (${project}_uploads)`,
+    `backupDefinitions[5] (two-servers): the selector matches 2 containers (${web1}, ${web2}); a postgresqldatabase definition needs exactly one`,
+  ];
+  for (const text of expected) assert.ok(run.stdout.includes(text), `output has: ${text}\n${run.stdout}`);
+  assert.equal(run.stdout.match(/nothing was stopped/g)?.length, definitions.length, run.stdout);
+
+  for (const c of all) {
+    const now = await state(c);
+    assert.equal(now.Running, true, `${c} still runs`);
+    assert.equal(now.StartedAt, before.get(c), `${c} was never stopped or restarted`);
+  }
+  for (const d of definitions) {
+    assert.deepEqual(await env.backups(d.name), { manifests: [], prefixes: [], uploads: 0 }, d.name);
+  }
+  await env.worker!.stop();
+});
+
+test('config check prints what selectors resolve to here: services, replicas, labels, order, compose volumes', async () => {
+  const { fixtures, tag } = env;
+  const project = `${tag}-chk`;
+  const data = await composeVolume(fixtures, project, 'data');
+  const db = await composeContainer(fixtures, project, { service: 'db', volumes: [data] });
+  const web1 = await composeContainer(fixtures, project, { service: 'web', dependsOn: ['db'] });
+  const web2 = await composeContainer(fixtures, project, { service: 'web', number: 2, dependsOn: ['db'] });
+  await composeContainer(fixtures, project, { service: 'worker', dependsOn: ['db'] });
+  const marked = await fixtures.sleeper(`${tag}-marked`, [], { labels: { [`${tag}.backup`]: 'yes' } });
+  const legacy = await fixtures.sleeper(`${tag}-legacy`, []);
+  await env.writeConfig([
+    {
+      name: 'web-and-db',
+      type: 'standard',
+      compose: { project, services: ['web', 'db'] },
+      containers: [legacy],
+      volumes: ['data'],
+    },
+    { name: 'by-label', type: 'standard', labels: { [`${tag}.backup`]: 'yes' }, volumes: [data] },
+    { name: 'pg', type: 'postgres', compose: { project, services: ['db'] } },
+    { name: 'plain', type: 'standard', containers: [legacy], volumes: [data] },
+  ]);
+  const check = await runCli(['config', 'check', '--config', env.configPath]);
+  assert.equal(check.code, 0, `${check.stdout}${check.stderr}`);
+  const lines = check.stdout.split('\n');
+  const section = (name: string) => {
+    const start = lines.findIndex((l) => l.startsWith(`${name} (`));
+    const end = lines.findIndex((l, i) => i > start && l === '');
+    return lines.slice(start, end < 0 ? undefined : end).join('\n');
+  };
+  const webAndDb = section('web-and-db');
+  assert.match(webAndDb, new RegExp(`selects: +compose project ${project}, services web, db`));
+  // The listed container first, then the selected ones, dependents first; `worker` is not selected.
+  assert.ok(webAndDb.includes(`stops:      ${legacy} -> ${web1} -> ${web2} -> ${db}\n`), webAndDb);
+  assert.ok(webAndDb.includes(`restarts:   ${db} -> ${web2} -> ${web1} -> ${legacy} (only`), webAndDb);
+  assert.ok(webAndDb.includes(`depends:    ${web1} on ${db}; ${web2} on ${db}`), webAndDb);
+  assert.ok(webAndDb.includes(`reads:      volumes data (${data})`), webAndDb);
+  assert.ok(section('by-label').includes(`stops:      ${marked}\n`), section('by-label'));
+  assert.ok(section('pg').includes(`inside container ${db} as OS user postgres`), section('pg'));
+  assert.ok(section('plain').includes(`stops:      ${legacy}\n`), section('plain'));
+  assert.doesNotMatch(section('plain'), /resolves:/, 'a definition without selectors needs no engine');
+
+  // A selector that does not resolve here fails the check with the run's error.
+  await env.writeConfig([
+    { name: 'typo', type: 'standard', compose: { project, services: ['wbe'] }, volumes: ['data'] },
+  ]);
+  const typo = await runCli(['config', 'check', '--config', env.configPath]);
+  assert.equal(typo.code, 1, typo.stdout);
+  assert.ok(
+    typo.stdout.includes(
+      `resolves:   ERROR backupDefinitions[0] (typo): service "wbe" not in project ${project} (services: db, web, worker)`,
+    ),
+    typo.stdout,
+  );
+  // Where no engine answers, the check says so and still passes the file.
+  const away = await runCli(['config', 'check', '--config', env.configPath], {
+    ...process.env,
+    DOCKER_HOST: `unix://${env.dir}/no-engine.sock`,
+  });
+  assert.equal(away.code, 0, away.stdout);
+  assert.match(
+    away.stdout,
+    /resolves: +cannot check here: Docker engine unreachable while listing containers/,
+  );
+});
