@@ -27,6 +27,10 @@ export const stack = {
   get postgresImage(): string {
     return required('DOCKVAULT_POSTGRES_IMAGE');
   },
+  /** Compose v2 (scripts/stack.sh builds it when it is missing). */
+  get compose(): string {
+    return required('DOCKVAULT_COMPOSE');
+  },
 };
 
 /** The stack's S3 bucket under `prefix`, with parts small enough that a few MiB take several. */

@@ -4,11 +4,18 @@
 // the run with a clear error while every container keeps running.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
 import { composeContainer, composeVolume, nanos } from '../../helpers/compose-fixtures.ts';
+import { stack } from '../../helpers/stack-env.ts';
 import { runCli } from '../../helpers/worker-process.ts';
 import { readManifest } from '../../../src/storage/manifest.ts';
 
+const exec = promisify(execFile);
 let env: BackupTestEnv;
 
 before(async () => {
@@ -193,4 +200,75 @@ test('config check prints what selectors resolve to here: services, replicas, la
     away.stdout,
     /resolves: +cannot check here: Docker engine unreachable while listing containers/,
   );
+});
+
+test('a project brought up by compose itself backs up in its dependency order', async () => {
+  const { tag } = env;
+  const project = `${tag}-real`;
+  const file = join(env.dir, 'compose.yml');
+  const image = stack.busyboxImage;
+  const service = (extra: Record<string, unknown>) => ({
+    image,
+    pull_policy: 'never',
+    command: 'sleep 100000',
+    stop_signal: 'SIGKILL',
+    ...extra,
+  });
+  await writeFile(
+    file,
+    stringify({
+      services: {
+        db: service({ volumes: ['data:/data'] }),
+        api: service({ depends_on: ['db'] }),
+        web: service({ depends_on: ['api'], deploy: { replicas: 2 } }),
+        sidecar: service({ network_mode: 'service:api' }),
+      },
+      volumes: { data: {} },
+    }),
+  );
+  const compose = (...args: string[]) => exec(stack.compose, ['-f', file, '-p', project, ...args]);
+  try {
+    await compose('up', '-d');
+    await compose('run', '-d', '--no-deps', 'web', 'sleep', '100000');
+    const [db, api, web1, web2, sidecar] = ['db-1', 'api-1', 'web-1', 'web-2', 'sidecar-1'].map(
+      (s) => `${project}-${s}`,
+    ) as [string, string, string, string, string];
+    const oneoffs = await env.fixtures.docker.listContainers({
+      filters: { label: [`com.docker.compose.project=${project}`, 'com.docker.compose.oneoff=True'] },
+    });
+    assert.equal(oneoffs.length, 1, 'compose run made a one-off container');
+    const oneoffStarted = (await state(oneoffs[0]!.Id)).StartedAt;
+
+    await env.writeConfig([{ name: 'real', type: 'standard', compose: { project }, volumes: ['data'] }]);
+    const check = await runCli(['config', 'check', '--config', env.configPath]);
+    const expectedStop = [sidecar, web1, web2, api, db];
+    assert.ok(check.stdout.includes(`stops:      ${expectedStop.join(' -> ')}\n`), check.stdout);
+
+    await env.startWorker();
+    const run = await runCli(['run', 'real', '--config', env.configPath]);
+    assert.equal(run.code, 0, `${run.stdout}${run.stderr}`);
+    const [prefix] = (await env.backups('real')).manifests;
+    assert.ok(prefix);
+    const manifest = await readManifest(env.store, 'real', prefix.split('/')[1]!);
+    assert.deepEqual(manifest.containers.stopped, expectedStop);
+    assert.deepEqual(
+      manifest.objects.map((o) => o.source),
+      [`${project}_data`],
+    );
+    assert.deepEqual(await orderedBy(expectedStop, 'FinishedAt'), expectedStop, 'stop order');
+    assert.deepEqual(
+      await orderedBy(expectedStop, 'StartedAt'),
+      [...expectedStop].reverse(),
+      'restart order',
+    );
+    for (const c of expectedStop) assert.equal((await state(c)).Running, true, `${c} runs again`);
+    assert.equal(
+      (await state(oneoffs[0]!.Id)).StartedAt,
+      oneoffStarted,
+      'the compose run container was left alone',
+    );
+    await env.worker!.stop();
+  } finally {
+    await compose('down', '-v', '--remove-orphans', '-t', '0').catch(() => undefined);
+  }
 });
