@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
 import { composeContainer, composeVolume, nanos } from '../../helpers/compose-fixtures.ts';
+import { PostgresFixtures } from '../../helpers/postgres-fixtures.ts';
 import { stack } from '../../helpers/stack-env.ts';
 import { runCli } from '../../helpers/worker-process.ts';
 import { readManifest } from '../../../src/storage/manifest.ts';
@@ -270,5 +271,44 @@ test('a project brought up by compose itself backs up in its dependency order', 
     await env.worker!.stop();
   } finally {
     await compose('down', '-v', '--remove-orphans', '-t', '0').catch(() => undefined);
+  }
+});
+
+test('a PostgreSQL definition finds its one server by compose service', async () => {
+  const { tag } = env;
+  const project = `${tag}-pg`;
+  const pg = new PostgresFixtures();
+  try {
+    const server = await pg.server(`${project}-db-1`, [], {
+      'com.docker.compose.project': project,
+      'com.docker.compose.service': 'db',
+      'com.docker.compose.container-number': '1',
+      'com.docker.compose.oneoff': 'False',
+    });
+    await pg.sql(server, 'postgres', 'CREATE DATABASE shop;');
+    const started = (await state(server)).StartedAt;
+    await composeContainer(env.fixtures, project, { service: 'web', dependsOn: ['db'] });
+    await env.writeConfig([
+      {
+        name: 'pg',
+        type: 'postgres',
+        compose: { project, services: ['db'] },
+        postgres: { databases: ['shop'] },
+      },
+    ]);
+    await env.startWorker();
+    const run = await runCli(['run', 'pg', '--config', env.configPath]);
+    assert.equal(run.code, 0, `${run.stdout}${run.stderr}`);
+    const [prefix] = (await env.backups('pg')).manifests;
+    assert.ok(prefix);
+    const manifest = await readManifest(env.store, 'pg', prefix.split('/')[1]!);
+    assert.deepEqual(
+      manifest.objects.map((o) => o.name),
+      ['globals.sql.age', 'databases/shop.dump.age'],
+    );
+    assert.equal((await state(server)).StartedAt, started, 'the server was not stopped');
+    await env.worker!.stop();
+  } finally {
+    await pg.cleanup();
   }
 });
