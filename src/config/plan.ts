@@ -77,9 +77,13 @@ function describeSelection(def: BackupDefinition, check: SelectorCheck | undefin
   const dependencies = check.resolved.containers
     .filter((c) => c.dependsOn.length > 0)
     .map((c) => `${c.name} on ${c.dependsOn.join(', ')}`);
+  const joined = check.resolved.containers
+    .filter((c) => c.sharesNetworkOf !== undefined)
+    .map((c) => `${c.name} (shares the network of ${c.sharesNetworkOf})`);
   return [
     ...lines,
     "  resolves:   on this machine's Docker engine now:",
+    ...(joined.length > 0 ? [`  also stops: ${joined.join(', ')}`] : []),
     ...(dependencies.length > 0 ? [`  depends:    ${dependencies.join('; ')}`] : []),
   ];
 }

@@ -1,4 +1,5 @@
 import { DEPENDS_ON_LABEL, PROJECT_LABEL, SERVICE_LABEL, dependsOnServices } from './labels.ts';
+import { networkProvider } from './select.ts';
 import type { ContainerFacts, ResolvedContainer } from './types.ts';
 
 /** For each container, the indexes of the given containers it depends on. */
@@ -11,17 +12,8 @@ function dependencies(containers: readonly ContainerFacts[]): Set<number>[] {
       if (i === self || project === undefined || other.labels[PROJECT_LABEL] !== project) return;
       if (services.includes(other.labels[SERVICE_LABEL] ?? '')) deps.add(i);
     });
-    // network_mode service:x / container:x: the engine records the other container's id (or the name given).
-    const shared = /^container:(.+)$/.exec(c.networkMode)?.[1];
-    if (shared) {
-      const i = containers.findIndex(
-        (other) =>
-          other.id === shared ||
-          other.name === shared ||
-          (shared.length >= 12 && other.id.startsWith(shared)),
-      );
-      if (i >= 0 && i !== self) deps.add(i);
-    }
+    const provider = networkProvider(c, containers);
+    if (provider) deps.add(containers.indexOf(provider));
     return deps;
   });
 }

@@ -3,7 +3,7 @@ import { mapDockerError } from '../docker/errors.ts';
 import { SelectorError } from './errors.ts';
 import { PROJECT_LABEL, SERVICE_LABEL } from './labels.ts';
 import { stopOrder } from './order.ts';
-import { selectContainers } from './select.ts';
+import { byComposePosition, networkDependents, selectContainers } from './select.ts';
 import type {
   ContainerFacts,
   ContainerSelector,
@@ -69,12 +69,18 @@ export async function resolveSources(docker: Docker, input: ResolveInput): Promi
     input.volumes.length > 0 ? listVolumeFacts(docker) : Promise.resolve([]),
   ]);
   const { selected, problems } = selectContainers(selector, all, input.host);
-  const rest = selected.filter((c) => !input.containers.includes(c.name));
+  const joined = networkDependents(selected, all);
+  const rest = [...selected, ...joined.map((j) => j.container)]
+    .filter((c) => !input.containers.includes(c.name))
+    .sort(byComposePosition);
   const ordered = stopOrder(rest);
   if ('cycle' in ordered) problems.push(`dependency cycle: ${ordered.cycle.join(' -> ')}`);
+  const providers = new Map(joined.map((j) => [j.container.name, j.provider.name]));
   const containers = [
     ...input.containers.map((name) => explicitEntry(name, all)),
-    ...('order' in ordered ? ordered.order : []),
+    ...('order' in ordered ? ordered.order : []).map((c) =>
+      providers.has(c.name) ? { ...c, sharesNetworkOf: providers.get(c.name) } : c,
+    ),
   ];
 
   const resolvedVolumes: ResolvedSources['volumes'] = [];

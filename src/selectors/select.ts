@@ -6,7 +6,7 @@ const distinct = (values: (string | undefined)[]): string[] =>
   [...new Set(values.filter((v): v is string => v !== undefined))].sort();
 
 /** Project, service, replica number, name: a stable order that keeps replicas together. */
-function byComposePosition(a: ContainerFacts, b: ContainerFacts): number {
+export function byComposePosition(a: ContainerFacts, b: ContainerFacts): number {
   const key = (c: ContainerFacts) => [c.labels[PROJECT_LABEL] ?? '', c.labels[SERVICE_LABEL] ?? ''];
   const [pa, sa] = key(a);
   const [pb, sb] = key(b);
@@ -80,4 +80,45 @@ export function selectContainers(
     problems.push(`selector matches no container on host ${host} (${describeSelector(selector)})`);
   }
   return { selected: [...candidates].sort(byComposePosition), problems };
+}
+
+/** The container whose network `c` joins (`network_mode: service:x`, `--network container:x`), if any. */
+export function networkProvider(
+  c: ContainerFacts,
+  among: readonly ContainerFacts[],
+): ContainerFacts | undefined {
+  const shared = /^container:(.+)$/.exec(c.networkMode)?.[1];
+  if (!shared) return undefined;
+  return among.find(
+    (other) =>
+      other !== c &&
+      (other.id === shared || other.name === shared || (shared.length >= 12 && other.id.startsWith(shared))),
+  );
+}
+
+/**
+ * Containers that share the network of a selected one, selected or not (transitively). A restarted
+ * container gets a new network namespace: one left running in the old one has no network until it
+ * is restarted too (offen/docker-volume-backup#160), so they stop before it and start after it.
+ */
+export function networkDependents(
+  selected: readonly ContainerFacts[],
+  all: readonly ContainerFacts[],
+): { container: ContainerFacts; provider: ContainerFacts }[] {
+  const added: { container: ContainerFacts; provider: ContainerFacts }[] = [];
+  const included = new Set(selected);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const c of all) {
+      if (included.has(c) || isOneOff(c.labels)) continue;
+      const provider = networkProvider(c, all);
+      if (provider && included.has(provider)) {
+        included.add(c);
+        added.push({ container: c, provider });
+        grew = true;
+      }
+    }
+  }
+  return added;
 }

@@ -31,6 +31,8 @@ export interface ResolvedContainer {
   service?: string | undefined;
   /** Names of the selected containers this one depends on (they stop after it, start before it). */
   dependsOn: string[];
+  /** Not selected itself: it shares the network of this selected container, so it stops and starts with it. */
+  sharesNetworkOf?: string | undefined;
 }
 
 export interface ResolvedSources {

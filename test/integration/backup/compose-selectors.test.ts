@@ -203,7 +203,7 @@ test('config check prints what selectors resolve to here: services, replicas, la
   );
 });
 
-test('a project brought up by compose itself backs up in its dependency order', async () => {
+test('a project brought up by compose itself backs up in its dependency order, network sharers included', async () => {
   const { tag } = env;
   const project = `${tag}-real`;
   const file = join(env.dir, 'compose.yml');
@@ -240,10 +240,19 @@ test('a project brought up by compose itself backs up in its dependency order', 
     assert.equal(oneoffs.length, 1, 'compose run made a one-off container');
     const oneoffStarted = (await state(oneoffs[0]!.Id)).StartedAt;
 
-    await env.writeConfig([{ name: 'real', type: 'standard', compose: { project }, volumes: ['data'] }]);
+    // sidecar is not selected, but it lives in api's network namespace, which api's restart replaces.
+    await env.writeConfig([
+      {
+        name: 'real',
+        type: 'standard',
+        compose: { project, services: ['db', 'api', 'web'] },
+        volumes: ['data'],
+      },
+    ]);
     const check = await runCli(['config', 'check', '--config', env.configPath]);
     const expectedStop = [sidecar, web1, web2, api, db];
     assert.ok(check.stdout.includes(`stops:      ${expectedStop.join(' -> ')}\n`), check.stdout);
+    assert.ok(check.stdout.includes(`also stops: ${sidecar} (shares the network of ${api})`), check.stdout);
 
     await env.startWorker();
     const run = await runCli(['run', 'real', '--config', env.configPath]);
@@ -263,6 +272,13 @@ test('a project brought up by compose itself backs up in its dependency order', 
       'restart order',
     );
     for (const c of expectedStop) assert.equal((await state(c)).Running, true, `${c} runs again`);
+    // The sidecar is in api's new network namespace: it has the address api has now.
+    const apiIp = (await env.fixtures.docker.getContainer(api).inspect()).NetworkSettings.Networks[
+      `${project}_default`
+    ]?.IPAddress;
+    assert.ok(apiIp, 'api has an address');
+    const inSidecar = await exec('docker', ['exec', sidecar, 'ip', '-4', 'addr']);
+    assert.ok(inSidecar.stdout.includes(apiIp), `sidecar sees api's address ${apiIp}:\n${inSidecar.stdout}`);
     assert.equal(
       (await state(oneoffs[0]!.Id)).StartedAt,
       oneoffStarted,

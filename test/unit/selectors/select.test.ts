@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { selectContainers } from '../../../src/selectors/select.ts';
+import { networkDependents, selectContainers } from '../../../src/selectors/select.ts';
 import type { ContainerFacts, ContainerSelector, VolumeFacts } from '../../../src/selectors/types.ts';
 import { resolveVolumeName, missingVolume } from '../../../src/selectors/volumes.ts';
 
@@ -101,4 +101,25 @@ test('compose volume names resolve to the project volume first, then to the exac
     missingVolume('logs', 'shop'),
     'volume "logs" does not exist, nor does project shop\'s volume "logs" (shop_logs)',
   );
+});
+
+test("containers sharing a selected container's network are added, transitively, one-offs never", () => {
+  const vpn = { ...compose('media', 'vpn'), id: 'a'.repeat(64) };
+  const torrent = { ...compose('media', 'torrent'), networkMode: `container:${vpn.id}` };
+  const ui = { ...compose('media', 'ui'), networkMode: `container:${torrent.name}` };
+  const other = { ...compose('media', 'other'), networkMode: 'bridge' };
+  const run = {
+    ...compose('media', 'torrent', 1, { 'com.docker.compose.oneoff': 'True' }),
+    name: 'media-torrent-run-1',
+    networkMode: `container:${vpn.id}`,
+  };
+  const added = networkDependents([vpn], [vpn, torrent, ui, other, run]);
+  assert.deepEqual(
+    added.map((a) => [a.container.name, a.provider.name]),
+    [
+      ['media-torrent-1', 'media-vpn-1'],
+      ['media-ui-1', 'media-torrent-1'],
+    ],
+  );
+  assert.deepEqual(networkDependents([other], [vpn, torrent, ui, other]), []);
 });
