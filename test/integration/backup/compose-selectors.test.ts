@@ -2,7 +2,7 @@
 // stop order are resolved on the host before anything is stopped, dependents stop first and start
 // last, compose volume names resolve to `<project>_<name>`, and a selector that cannot resolve fails
 // the run with a clear error while every container keeps running.
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -21,6 +21,11 @@ let env: BackupTestEnv;
 
 before(async () => {
   env = await BackupTestEnv.create();
+});
+// A failed assertion must not leave its worker running into the next test.
+afterEach(async () => {
+  await env.worker?.stop();
+  env.worker = undefined;
 });
 after(async () => {
   await env.close();
@@ -80,7 +85,6 @@ test('a backup by compose project stops dependents first (depends_on, network_mo
     'a one-off `compose run` container is left alone',
   );
   assert.equal((await state(other)).StartedAt, untouched.other, 'another project is left alone');
-  await env.worker!.stop();
 });
 
 test('a selector that cannot resolve fails before anything is stopped, naming the definition and the selector', async () => {
@@ -124,7 +128,11 @@ test('a selector that cannot resolve fails before anything is stopped, naming th
     `backupDefinitions[5] (two-servers): the selector matches 2 containers (${web1}, ${web2}); a postgresqldatabase definition needs exactly one`,
   ];
   for (const text of expected) assert.ok(run.stdout.includes(text), `output has: ${text}\n${run.stdout}`);
-  assert.equal(run.stdout.match(/nothing was stopped/g)?.length, definitions.length, run.stdout);
+  assert.equal(
+    run.stdout.match(/^FAILED .*; nothing was stopped$/gm)?.length,
+    definitions.length,
+    run.stdout,
+  );
 
   for (const c of all) {
     const now = await state(c);
@@ -134,7 +142,6 @@ test('a selector that cannot resolve fails before anything is stopped, naming th
   for (const d of definitions) {
     assert.deepEqual(await env.backups(d.name), { manifests: [], prefixes: [], uploads: 0 }, d.name);
   }
-  await env.worker!.stop();
 });
 
 test('config check prints what selectors resolve to here: services, replicas, labels, order, compose volumes', async () => {
@@ -284,7 +291,6 @@ test('a project brought up by compose itself backs up in its dependency order, n
       oneoffStarted,
       'the compose run container was left alone',
     );
-    await env.worker!.stop();
   } finally {
     await compose('down', '-v', '--remove-orphans', '-t', '0').catch(() => undefined);
   }
@@ -323,7 +329,6 @@ test('a PostgreSQL definition finds its one server by compose service', async ()
       ['globals.sql.age', 'databases/shop.dump.age'],
     );
     assert.equal((await state(server)).StartedAt, started, 'the server was not stopped');
-    await env.worker!.stop();
   } finally {
     await pg.cleanup();
   }
