@@ -113,6 +113,13 @@ test('a selector that cannot resolve fails before anything is stopped, naming th
     { name: 'cycle', type: 'standard', compose: { project: loop }, volumes: [data] },
     { name: 'no-volume', type: 'standard', compose: { project }, volumes: ['uploads'] },
     { name: 'two-servers', type: 'postgres', compose: { project, services: ['web'] } },
+    {
+      name: 'hook-elsewhere',
+      type: 'standard',
+      compose: { project, services: ['db'] },
+      volumes: ['data'],
+      hooks: { preStop: [{ container: web1, command: 'true' }] },
+    },
   ];
   await env.writeConfig(definitions);
   await env.startWorker();
@@ -126,6 +133,7 @@ test('a selector that cannot resolve fails before anything is stopped, naming th
     `backupDefinitions[3] (cycle): dependency cycle: ${api} -> ${web} -> ${api}`,
     `backupDefinitions[4] (no-volume): volume "uploads" does not exist, nor does project ${project}'s volume "uploads" (${project}_uploads)`,
     `backupDefinitions[5] (two-servers): the selector matches 2 containers (${web1}, ${web2}); a postgresqldatabase definition needs exactly one`,
+    `backupDefinitions[6] (hook-elsewhere): hook container "${web1}" is not among the containers this definition resolves to (${db})`,
   ];
   for (const text of expected) assert.ok(run.stdout.includes(text), `output has: ${text}\n${run.stdout}`);
   assert.equal(
