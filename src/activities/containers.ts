@@ -16,6 +16,8 @@ import type { HookPlan } from '../plan/types.ts';
 import { ContainerRestartError, ContainerRestartedDuringBackupError, PreflightError } from './failure.ts';
 import { laterOpenOwner, leftByClosedRun, takeOverFromClosedRuns } from './adopt.ts';
 import { runHooksOnce } from './hooks.ts';
+import { type ResolveInput, resolveSources } from '../selectors/resolve.ts';
+import type { ResolvedSources } from '../selectors/types.ts';
 
 /** How long a restarted container must stay up to count as restarted. */
 const SETTLE_MS = 1500;
@@ -54,6 +56,17 @@ export function createContainerActivities({ docker, stopped, closedRuns }: Conta
     });
 
   return {
+    /** Preflight, first step for selector definitions: what compose and labels select here, in stop order. */
+    async resolveBackupSources(input: ResolveInput): Promise<ResolvedSources> {
+      const resolved = await resolveSources(docker, input);
+      log.info('resolved selector', {
+        definition: input.definition,
+        containers: resolved.containers.map((c) => c.name),
+        volumes: resolved.volumes.map((v) => v.resolved),
+      });
+      return resolved;
+    },
+
     /**
      * Preflight: every container and volume exists; nothing is changed. All problems in one error.
      * A container a terminated run left stopped counts as running: this run stops and restarts it.

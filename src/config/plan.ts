@@ -1,4 +1,6 @@
 import { formatInterval, formatRetentionWindow } from './duration.ts';
+import type { SelectorCheck } from '../selectors/check.ts';
+import { describeSelector } from '../selectors/select.ts';
 import type { BackupDefinition, Config, Retention, Schedule, Staging } from './schema.ts';
 
 /** Human description of what each definition will do, printed by `dockvault config check`. */
@@ -62,21 +64,61 @@ function describeRecipients(config: Config, def: BackupDefinition): string {
   return `WARNING: no recipients configured; backups will refuse to run until encryption.recipients, encryption.recipientsFile or env ${RECIPIENTS_ENV} is set on the worker`;
 }
 
-function describeWork(def: BackupDefinition): string[] {
+/** For selector definitions: what they select, and what that is on this machine's engine now. */
+function describeSelection(def: BackupDefinition, check: SelectorCheck | undefined): string[] {
+  if (def.compose === undefined && def.labels === undefined) return [];
+  const selector = { configPath: '', compose: def.compose, labels: def.labels };
+  const lines = [
+    `  selects:    ${describeSelector(selector)}${def.compose && !def.compose.services ? ', every service' : ''} (resolved on host ${def.host} when a run starts)`,
+  ];
+  if (check === undefined) return lines;
+  if ('unavailable' in check) return [...lines, `  resolves:   cannot check here: ${check.unavailable}`];
+  if ('error' in check) return [...lines, `  resolves:   ERROR ${check.error}`];
+  const dependencies = check.resolved.containers
+    .filter((c) => c.dependsOn.length > 0)
+    .map((c) => `${c.name} on ${c.dependsOn.join(', ')}`);
+  const joined = check.resolved.containers
+    .filter((c) => c.sharesNetworkOf !== undefined)
+    .map((c) => `${c.name} (shares the network of ${c.sharesNetworkOf})`);
+  return [
+    ...lines,
+    "  resolves:   on this machine's Docker engine now:",
+    ...(joined.length > 0 ? [`  also stops: ${joined.join(', ')}`] : []),
+    ...(dependencies.length > 0 ? [`  depends:    ${dependencies.join('; ')}`] : []),
+  ];
+}
+
+function describeWork(def: BackupDefinition, check: SelectorCheck | undefined): string[] {
+  const resolved = check && 'resolved' in check ? check.resolved : undefined;
+  const selects = def.compose !== undefined || def.labels !== undefined;
+  const containers = resolved ? resolved.containers.map((c) => c.name) : def.containers;
   if (def.type === 'postgresqldatabase') {
     const pg = def.postgres;
     const databases =
       pg.databases === 'all' ? 'all databases, discovered at run time' : `databases ${list(pg.databases)}`;
+    const container = containers[0] ?? (selects ? '(the one the selector matches)' : '(none)');
     return [
+      ...describeSelection(def, check),
       `  dumps:      ${databases}${pg.globals ? ' + globals (roles, tablespaces)' : ''}`,
-      `              with pg_dump --format=${pg.format} inside container ${def.containers[0] ?? '(none)'} as OS user ${pg.user}${pg.dbUser ? `, role ${pg.dbUser}` : ''}`,
+      `              with pg_dump --format=${pg.format} inside container ${container} as OS user ${pg.user}${pg.dbUser ? `, role ${pg.dbUser}` : ''}`,
     ];
   }
-  const restart = [...def.containers].reverse();
+  const restart = [...containers].reverse();
+  const unresolved = selects && !resolved;
+  const stops =
+    containers.length === 0
+      ? unresolved
+        ? '(the selected containers, dependents first)'
+        : '(nothing: no containers listed)'
+      : `${containers.join(' -> ')}${unresolved ? ' -> (then the selected ones, dependents first)' : ''}`;
+  const volumes = resolved
+    ? resolved.volumes.map((v) => (v.name === v.resolved ? v.name : `${v.name} (${v.resolved})`))
+    : def.volumes;
   return [
-    `  stops:      ${def.containers.length === 0 ? '(nothing: no containers listed)' : def.containers.join(' -> ')}`,
-    `  reads:      volumes ${list(def.volumes)}`,
-    `  restarts:   ${restart.length === 0 ? '(nothing)' : `${restart.join(' -> ')} (only those that were running)`}`,
+    ...describeSelection(def, check),
+    `  stops:      ${stops}`,
+    `  reads:      volumes ${list(volumes)}`,
+    `  restarts:   ${restart.length === 0 ? (unresolved ? '(in reverse stop order)' : '(nothing)') : `${restart.join(' -> ')}${unresolved ? ' (after the selected ones)' : ''} (only those that were running)`}`,
     `  staging:    ${describeStaging(def.staging)}`,
   ];
 }
@@ -95,7 +137,7 @@ function describeHooks(def: BackupDefinition): string[] {
   return hooks.map((h) => `  hook:       ${h}`);
 }
 
-export function describeDefinition(config: Config, def: BackupDefinition): string {
+export function describeDefinition(config: Config, def: BackupDefinition, check?: SelectorCheck): string {
   const { bucket, prefix } = config.s3;
   const key = [prefix, def.name, '<backup-id>'].filter((p) => p !== '').join('/');
   const compression =
@@ -105,7 +147,7 @@ export function describeDefinition(config: Config, def: BackupDefinition): strin
   return [
     `${def.name} (${def.type})`,
     `  host:       ${def.host} (task queue ${def.taskQueue})`,
-    ...describeWork(def),
+    ...describeWork(def, check),
     ...describeHooks(def),
     `  uploads to: s3://${bucket}/${key}/`,
     `  compress:   ${compression}`,
@@ -116,7 +158,8 @@ export function describeDefinition(config: Config, def: BackupDefinition): strin
   ].join('\n');
 }
 
-export function describePlan(config: Config): string {
+/** `checks`: what selector definitions resolve to on this machine (see selectors/check.ts). */
+export function describePlan(config: Config, checks: ReadonlyMap<string, SelectorCheck> = new Map()): string {
   const { temporal, s3 } = config;
   const header = [
     `Temporal ${temporal.address}, namespace ${temporal.namespace}, workflows on task queue ${temporal.taskQueue}`,
@@ -127,6 +170,6 @@ export function describePlan(config: Config): string {
   return [
     ...header,
     '',
-    config.backupDefinitions.map((d) => describeDefinition(config, d)).join('\n\n'),
+    config.backupDefinitions.map((d) => describeDefinition(config, d, checks.get(d.name))).join('\n\n'),
   ].join('\n');
 }

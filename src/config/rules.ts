@@ -79,7 +79,17 @@ function definitionRules(
       });
     }
   }
-  if (type === 'postgresqldatabase') {
+  // Selected containers are only known on the host at run time; resolution checks them there.
+  const selects = def.compose !== undefined || def.labels !== undefined;
+  if (type === 'postgresqldatabase' && selects) {
+    if (containers.length > 0) {
+      into.push({
+        path: [...path, 'containers'],
+        message:
+          'a postgresqldatabase definition names its one container either in "containers" or with a selector ("compose", "labels"), not both',
+      });
+    }
+  } else if (type === 'postgresqldatabase') {
     if ((def.containers === undefined || Array.isArray(def.containers)) && containers.length !== 1) {
       into.push({
         path: [...path, 'containers'],
@@ -96,7 +106,9 @@ function definitionRules(
   }
   duplicates(containers, [...path, 'containers'], 'container', into);
   duplicates(volumes, [...path, 'volumes'], 'volume', into);
-  if (isObj(def.hooks)) {
+  if (isObj(def.compose))
+    duplicates(list(def.compose.services), [...path, 'compose', 'services'], 'service', into);
+  if (isObj(def.hooks) && !selects) {
     for (const phase of ['preStop', 'postStart']) {
       list(def.hooks[phase]).forEach((hook, i) => {
         if (!isObj(hook) || typeof hook.container !== 'string' || containers.includes(hook.container)) return;

@@ -11,6 +11,9 @@ export const DEFINITION_NAME_RULE =
 export const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export const DOCKER_NAME_RULE = 'letters, digits, "_", "." and "-", starting with a letter or digit';
 
+/** Compose's own rule for project names (it lowercases what it is given). */
+export const COMPOSE_PROJECT = /^[a-z0-9][a-z0-9_-]*$/;
+
 /** Host names become Temporal task queue names (`dockvault.<host>`). */
 export const HOST_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
 
@@ -33,6 +36,11 @@ export const definitionName = pattern(DEFINITION_NAME, DEFINITION_NAME_RULE, 'a 
   `Unique name: ${DEFINITION_NAME_RULE}.`,
 );
 export const dockerName = (what: string) => pattern(DOCKER_NAME, DOCKER_NAME_RULE, what);
+export const composeProjectName = pattern(
+  COMPOSE_PROJECT,
+  'lowercase letters, digits, "_" and "-", starting with a letter or digit (as `docker compose ls` shows it)',
+  'a compose project name',
+);
 export const hostName = pattern(
   HOST_NAME,
   '1-63 characters of letters, digits, ".", "_" and "-", starting with a letter or digit',

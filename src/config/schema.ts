@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { resolveConfig } from './resolve.ts';
 import {
   ageRecipient,
+  composeProjectName,
   cronString,
   definitionName,
   dockerName,
@@ -201,6 +202,29 @@ export const postgresSchema = z
   })
   .transform(({ databases, ...rest }) => ({ databases: databases ?? ('all' as const), ...rest }));
 
+export const composeSelectorSchema = z
+  .strictObject({
+    project: composeProjectName.describe(
+      'The compose project (`docker compose ls`, label com.docker.compose.project).',
+    ),
+    services: z
+      .array(dockerName('a service name'))
+      .min(1, { error: 'expected at least one service; omit "services" to select every service' })
+      .optional()
+      .describe('Services of the project, every replica of each. Default: every service.'),
+  })
+  .describe(
+    "Selects the containers of a compose project on the host at run time; they stop in dependency order (depends_on, network_mode service:): dependents first. Volume names are the compose file's (project_volume).",
+  );
+
+/** YAML reads `true` and `1` as non-strings; label values are strings to Docker. */
+const labelValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+
+export const labelSelectorSchema = z
+  .record(z.string().min(1), labelValue)
+  .refine((labels) => Object.keys(labels).length > 0, { error: 'expected at least one label' })
+  .describe('Selects the containers that carry every one of these labels with these values.');
+
 export const definitionSchema = z.strictObject({
   name: definitionName,
   type: z
@@ -215,8 +239,15 @@ export const definitionSchema = z.strictObject({
   containers: z
     .array(dockerName('a container name'))
     .default([])
-    .describe('Stopped in this order, restarted in reverse.'),
-  volumes: z.array(dockerName('a volume name')).default([]),
+    .describe(
+      'Stopped in this order, restarted in reverse; with compose or labels, these stop first, then the selected ones.',
+    ),
+  compose: composeSelectorSchema.optional(),
+  labels: labelSelectorSchema.optional(),
+  volumes: z
+    .array(dockerName('a volume name'))
+    .default([])
+    .describe("With compose, a name is first the project's volume of that name (<project>_<name>)."),
   host: hostName.optional(),
   stopTimeoutSeconds: nonNegativeInt.optional(),
   staging: stagingSchema.optional(),

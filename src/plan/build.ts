@@ -1,5 +1,13 @@
 import type { BackupDefinition, Config } from '../config/index.ts';
+import type { ContainerSelector } from '../selectors/types.ts';
 import type { BackupPlan } from './types.ts';
+
+/** Only definitions with a selector carry one, so the others' plans stay what they were. */
+function selectorOf(config: Config, def: BackupDefinition): { selector?: ContainerSelector } {
+  if (def.compose === undefined && def.labels === undefined) return {};
+  const configPath = `backupDefinitions[${config.backupDefinitions.indexOf(def)}]`;
+  return { selector: { configPath, compose: def.compose, labels: def.labels } };
+}
 
 /**
  * From a loaded config to what one workflow run is asked to do. The S3 endpoint falls back to
@@ -31,6 +39,7 @@ export function buildPlan(
     timeZone: def.schedule?.timezone ?? 'UTC',
     timeoutMinutes: def.timeoutMinutes,
     workerWaitMs: config.workerWait,
+    ...selectorOf(config, def),
   };
   if (def.type === 'standard') {
     return {

@@ -1,6 +1,7 @@
 // What a workflow is asked to do: names and settings only, never secrets (they stay on the worker).
 import type { Compression } from '../pipeline/compression.ts';
 import type { RetentionPolicy } from '../retention/policy.ts';
+import type { ContainerSelector } from '../selectors/types.ts';
 import type { S3Target } from '../storage/store.ts';
 
 export interface HookPlan {
@@ -28,6 +29,11 @@ interface PlanBase {
   timeoutMinutes?: number | undefined;
   /** The config's workerWait (ms): the run fails when no host worker takes its first step by then. */
   workerWaitMs?: number | undefined;
+  /**
+   * compose / labels: resolved by the host's worker in the preflight, into containers (stop order)
+   * and real volume names. Absent for definitions that only name containers.
+   */
+  selector?: ContainerSelector | undefined;
 }
 
 export type Staging = { mode: 'staged'; dir: string; minFreeMiB: number } | { mode: 'streaming' };

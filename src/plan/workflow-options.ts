@@ -2,6 +2,7 @@
 // children): its id, type, queue, arguments and Web UI metadata. Pure, so workflows can use it too.
 import type { BackupPlan } from './types.ts';
 import { definitionKey, hostKey, typeKey } from '../search-attributes.ts';
+import { describeSelector } from '../selectors/select.ts';
 
 /** `backup-<definition>-<UTC time>`: readable in the Web UI, unique per second per definition. */
 export function backupWorkflowId(definition: string, at: Date = new Date(), kind = 'backup'): string {
@@ -23,14 +24,16 @@ export function backupWorkflowOptions(taskQueue: string, plan: BackupPlan) {
   const staticDetails =
     plan.type === 'postgresqldatabase'
       ? [
-          `container: ${plan.container} (not stopped)`,
+          `container: ${plan.selector ? `the one ${describeSelector(plan.selector)} selects` : plan.container} (not stopped)`,
           `databases: ${plan.databases === 'all' ? 'all, discovered at run time' : plan.databases.join(', ')}${plan.globals ? ' + globals' : ''}`,
           `pg_dump --format=${plan.format} as OS user ${plan.osUser}${plan.dbUser ? `, role ${plan.dbUser}` : ''}`,
           target,
         ]
       : [
-          `containers (stop order): ${plan.containers.join(', ') || '(none)'}`,
-          `volumes: ${plan.volumes.join(', ')}`,
+          plan.selector
+            ? `containers (stop order): ${[...plan.containers, `then ${describeSelector(plan.selector)}, dependents first (resolved on the host)`].join(', ')}`
+            : `containers (stop order): ${plan.containers.join(', ') || '(none)'}`,
+          `volumes: ${plan.volumes.join(', ')}${plan.selector?.compose ? ` (of compose project ${plan.selector.compose.project} where it declares them)` : ''}`,
           target,
           `staging: ${plan.staging.mode === 'staged' ? plan.staging.dir : 'none (streaming)'}`,
         ];

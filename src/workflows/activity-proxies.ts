@@ -95,6 +95,7 @@ export function containerActivities(taskQueue: string, stopTimeoutSeconds: numbe
     retry: persistentRetry,
   });
   return {
+    resolveBackupSources: quick.resolveBackupSources,
     inspectBackupSources: quick.inspectBackupSources,
     stopContainer: quick.stopContainer,
     checkStillStopped: quick.checkStillStopped,

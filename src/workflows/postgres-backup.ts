@@ -13,6 +13,7 @@ import { trackProgress } from './progress.ts';
 import { pruneAfterBackup } from './prune.ts';
 import { withDefinitionLock } from './definition-lock.ts';
 import { type ExplainFailure, withRunDeadline } from './run-deadline.ts';
+import { postgresSource } from './resolve-sources.ts';
 
 /**
  * A PostgreSQL backup: preflight (container running, server answering, databases present, target
@@ -29,7 +30,7 @@ export async function postgresBackupWorkflow(requested: PostgresBackupPlan): Pro
 
 async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFailure): Promise<BackupResult> {
   // pg_dump compresses by default: dockvault then only encrypts, and the manifest says so.
-  const plan: PostgresBackupPlan = { ...requested, compression: hostCompressionFor(requested) };
+  let plan: PostgresBackupPlan = { ...requested, compression: hostCompressionFor(requested) };
   const { workflowId, runId } = workflowInfo();
   const backupId = backupIdFor(workflowInfo());
   const progress = trackProgress(plan.definition, backupId);
@@ -52,6 +53,7 @@ async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFai
 
   try {
     progress.phase('preflight');
+    plan = { ...plan, container: await postgresSource(plan, hooks) };
     const recipients = await storage.checkTarget({ target: plan.target, encryption: plan.encryption });
     const source = await pg.inspectPostgres({
       container: plan.container,

@@ -10,6 +10,7 @@ import { type Restarted, restartStopped } from './restart.ts';
 import { pruneAfterBackup } from './prune.ts';
 import { withDefinitionLock } from './definition-lock.ts';
 import { type ExplainFailure, withRunDeadline } from './run-deadline.ts';
+import { standardSources } from './resolve-sources.ts';
 
 /**
  * A standard backup: preflight, stop the running containers, archive their volumes, ALWAYS restart
@@ -48,8 +49,9 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
 
   try {
     progress.phase('preflight');
+    const { containers, volumes } = await standardSources(plan, docker);
     const [state, recipients] = await Promise.all([
-      docker.inspectBackupSources({ containers: plan.containers, volumes: plan.volumes }),
+      docker.inspectBackupSources({ containers, volumes }),
       storage.checkTarget({ target: plan.target, encryption: plan.encryption }),
     ]);
     if (plan.staging.mode === 'staged') {
@@ -71,7 +73,7 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
       progress.downtimeStarted();
       if (plan.staging.mode === 'staged') {
         progress.phase('archiving volumes to staging');
-        for (const volume of plan.volumes) {
+        for (const volume of volumes) {
           const stagingDir = plan.staging.dir;
           staged.set(
             volume,
@@ -81,7 +83,7 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
         await docker.checkStillStopped(stopped);
       } else {
         progress.phase('streaming volumes to storage');
-        for (const volume of plan.volumes) {
+        for (const volume of volumes) {
           objects.push(
             await whileStopped.call(() => data.streamVolumeToStorage({ plan, recipients, backupId, volume })),
           );
@@ -101,7 +103,7 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
 
     if (plan.staging.mode === 'staged') {
       progress.phase('compressing, encrypting and uploading');
-      for (const volume of plan.volumes) {
+      for (const volume of volumes) {
         objects.push(
           await data.uploadStagedVolume({
             plan,

@@ -7,8 +7,8 @@ export class DockerFixtures {
   readonly #containers: string[] = [];
   readonly #volumes: string[] = [];
 
-  async volume(name: string): Promise<string> {
-    await this.docker.createVolume({ Name: name });
+  async volume(name: string, labels: Record<string, string> = {}): Promise<string> {
+    await this.docker.createVolume({ Name: name, Labels: labels });
     this.#volumes.push(name);
     return name;
   }
@@ -17,16 +17,25 @@ export class DockerFixtures {
   async sleeper(
     name: string,
     volumes: string[],
-    opts: { restartPolicy?: string; start?: boolean; command?: string[] } = {},
+    opts: {
+      restartPolicy?: string;
+      start?: boolean;
+      command?: string[];
+      labels?: Record<string, string>;
+      /** e.g. `container:<id>`, what compose's `network_mode: service:x` becomes. */
+      networkMode?: string;
+    } = {},
   ) {
     const container = await this.docker.createContainer({
       name,
       Image: stack.busyboxImage,
       Cmd: opts.command ?? ['sleep', '100000'],
       StopSignal: 'SIGKILL',
+      Labels: opts.labels ?? {},
       HostConfig: {
         Binds: volumes.map((v) => `${v}:/${v}`),
         RestartPolicy: { Name: opts.restartPolicy ?? 'no' },
+        ...(opts.networkMode === undefined ? {} : { NetworkMode: opts.networkMode }),
       },
     });
     this.#containers.push(name);

@@ -39,12 +39,13 @@ export class PostgresFixtures {
   readonly #containers: string[] = [];
 
   /** A running server; ready when pg_isready says so. `env` goes into the container's environment. */
-  async server(name: string, env: string[] = []): Promise<string> {
+  async server(name: string, env: string[] = [], labels: Record<string, string> = {}): Promise<string> {
     const container = await this.docker.createContainer({
       name,
       Image: stack.postgresImage,
       Cmd: ['sh', '-c', START],
       Env: env,
+      Labels: labels,
       StopSignal: 'SIGINT',
     });
     this.#containers.push(name);

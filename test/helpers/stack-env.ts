@@ -31,6 +31,10 @@ export const stack = {
   get s3DataDir(): string {
     return required('DOCKVAULT_S3_DATA_DIR');
   },
+  /** Compose v2 (scripts/stack.sh builds it when it is missing). */
+  get compose(): string {
+    return required('DOCKVAULT_COMPOSE');
+  },
 };
 
 /** The stack's S3 bucket under `prefix`, with parts small enough that a few MiB take several. */

@@ -8,9 +8,24 @@ import {
   loadConfigFile,
   resolveConfigPath,
 } from '../../config/index.ts';
+import type { Config } from '../../config/index.ts';
+import type { SelectorCheck } from '../../selectors/check.ts';
+
+/** Only a config with selectors needs the engine (and its client's modules). */
+async function checkSelectorsHere(config: Config): Promise<Map<string, SelectorCheck>> {
+  if (!config.backupDefinitions.some((d) => d.compose !== undefined || d.labels !== undefined))
+    return new Map();
+  const [{ checkSelectors }, { createDockerClient }] = await Promise.all([
+    import('../../selectors/check.ts'),
+    import('../../docker/client.ts'),
+  ]);
+  return checkSelectors(config, createDockerClient());
+}
 
 const usage = `Usage:
-  dockvault config check [FILE] [--config FILE]   validate the config and print what it will do
+  dockvault config check [FILE] [--config FILE]   validate the config and print what it will do; definitions
+                                                  with compose/labels selectors are resolved against this
+                                                  machine's Docker engine (exit 1 when one does not resolve)
   dockvault config schema                         print the JSON Schema of the config file
 
 The config file is FILE, else --config, else env DOCKVAULT_CONFIG, else ./dockvault.yml.`;
@@ -30,8 +45,12 @@ async function check(argv: string[]): Promise<number> {
   const file = resolveConfigPath(positionals[0] ?? values.config);
   try {
     const config = await loadConfigFile(file);
-    console.log(`${file}: OK\n\n${describePlan(config)}`);
-    return 0;
+    const checks = await checkSelectorsHere(config);
+    console.log(`${file}: OK\n\n${describePlan(config, checks)}`);
+    const unresolved = [...checks.values()].filter((c) => 'error' in c).length;
+    if (unresolved === 0) return 0;
+    console.error(`${file}: ${unresolved} selector(s) do not resolve on this machine's Docker engine`);
+    return 1;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.message);

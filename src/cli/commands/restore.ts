@@ -11,6 +11,7 @@ import type {
   RestoreResult,
   RestoreVolumesPlan,
 } from '../../plan/types.ts';
+import { describeSelector } from '../../selectors/select.ts';
 import { UsageError, type Command, parseCommandArgs } from '../command.ts';
 import { followRuns } from '../follow.ts';
 import { formatBytes, formatSeconds } from '../format.ts';
@@ -149,6 +150,12 @@ async function restorePostgres(
     noWait: boolean;
   },
 ): Promise<number> {
+  if (opts.container === undefined && base.selector !== undefined) {
+    // The selector resolves on the definition's host; a restore names its target server itself.
+    throw new UsageError(
+      `${base.definition} selects its container (${describeSelector(base.selector)}): pass --to-container NAME ('dockvault config check' shows what it resolves to on this host)`,
+    );
+  }
   const plan: RestorePostgresPlan = {
     definition: base.definition,
     host: base.host,

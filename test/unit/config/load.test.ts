@@ -105,6 +105,11 @@ describe('loading the full example', () => {
     assert.ok(db.type === 'postgresqldatabase');
     assert.deepEqual(db.postgres.databases, ['app', 'app_audit']);
     assert.equal(db.postgres.dbUser, 'backup');
+
+    const [, , shop, shopDb] = config.backupDefinitions;
+    assert.deepEqual(shop?.compose, { project: 'shop', services: ['web', 'db'] });
+    assert.deepEqual(shop?.labels, { 'com.example.backup': 'true' });
+    assert.deepEqual(shopDb?.containers, []);
   });
 });
 
