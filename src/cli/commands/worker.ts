@@ -7,6 +7,7 @@ import { parseDurationFlag } from '../duration.ts';
 import { runWorker } from '../../worker.ts';
 import type { Command } from '../command.ts';
 import { configOption, loadCliConfig } from '../load-config.ts';
+import { resolveStateDir, stateDirOption } from '../state-dir.ts';
 
 const help = `Usage: dockvault worker [--config FILE] [--host NAME] [--state-dir DIR] [--reconcile-interval 1m]
                         [--metrics HOST:PORT [--temporal-metrics HOST:PORT]] [--stale-check-interval 1m]
@@ -49,7 +50,7 @@ export const workerCommand: Command = {
       options: {
         ...configOption,
         host: { type: 'string' },
-        'state-dir': { type: 'string' },
+        ...stateDirOption,
         'reconcile-interval': { type: 'string' },
         metrics: { type: 'string' },
         'temporal-metrics': { type: 'string' },
@@ -81,7 +82,7 @@ export const workerCommand: Command = {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       hostTaskQueue: hostTaskQueue(host),
-      stateDir: values['state-dir'] ?? process.env.DOCKVAULT_STATE_DIR ?? '/var/lib/dockvault/state',
+      stateDir: resolveStateDir(values['state-dir']),
       reconcileIntervalMs: parseDurationFlag(values['reconcile-interval'] ?? '1m', '--reconcile-interval'),
       metrics: metricsAddress
         ? {
