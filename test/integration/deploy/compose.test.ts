@@ -243,7 +243,14 @@ test(
   { timeout: 300_000 },
   async () => {
     const upMs = await upAndHealthy();
-    console.log(`compose up until the worker was healthy: ${upMs} ms`);
+    const memory = await ok('docker', [
+      'stats',
+      '--no-stream',
+      '--format',
+      '{{.Name}} {{.MemUsage}}',
+      worker,
+    ]);
+    console.log(`compose up until the worker was healthy: ${upMs} ms; idle memory: ${memory.trim()}`);
     const before = await describeTree(await mountpoint(appVolume));
     const started = Date.now();
 
