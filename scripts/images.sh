@@ -57,8 +57,8 @@ context_dir() {
 ensure_debian_image() {
   image_exists "$DEBIAN_IMAGE" && return
   if ! have debootstrap; then
-    [ "$(id -u)" = 0 ] && have apt-get || die "debootstrap is missing; install it and rerun"
-    logged apt apt-get install -y -qq debootstrap
+    { [ "$(id -u)" = 0 ] && have apt-get; } || die "debootstrap is missing; install it and rerun"
+    logged apt bash -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap'
   fi
   log "building $DEBIAN_IMAGE with debootstrap (about a minute)"
   local rootfs
@@ -78,7 +78,7 @@ ensure_debian_image() {
 ensure_node_base_image() {
   image_exists "$NODE_BASE_IMAGE" && return
   ensure_debian_image
-  have node && [ "$(node -p 'process.versions.node.split(".")[0]')" = 24 ] || die "Node 24 is not on PATH (. .stack/env)"
+  { have node && [ "$(node -p 'process.versions.node.split(".")[0]')" = 24 ]; } || die "Node 24 is not on PATH (. .stack/env)"
   log "building $NODE_BASE_IMAGE (node $(node --version), npm $(npm --version))"
   context_dir
   mkdir -p "$CONTEXT/usr/local/bin" "$CONTEXT/usr/local/lib"
