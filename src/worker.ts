@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -9,11 +11,14 @@ import type { NotifySettings } from './activities/notify.ts';
 import { cachedStores } from './activities/stores.ts';
 import { createDockerClient } from './docker/client.ts';
 import { StoppedRecord } from './docker/stopped-record.ts';
+import { writeHealthReport } from './health/health-file.ts';
+import { runHealthChecks } from './health/worker-health.ts';
 import { BackupMetrics } from './metrics/backup-metrics.ts';
 import { startMetricsServer } from './metrics/server.ts';
 import { runStaleChecks, type WatchedDefinition } from './notify/stale.ts';
 import { closedRunsVia } from './closed-runs.ts';
 import { startReconciler } from './reconciler.ts';
+import { registerSearchAttributes } from './register-search-attributes.ts';
 import { buildWorkflowBundle } from './workflow-bundle.ts';
 
 export interface WorkerSettings {
@@ -25,6 +30,8 @@ export interface WorkerSettings {
   hostTaskQueue: string;
   stateDir: string;
   reconcileIntervalMs: number;
+  /** How often the worker checks that it is connected and polling (the health report). */
+  healthCheckIntervalMs?: number;
   /** `--metrics`: our series on `address`, the Temporal SDK's exporter on `temporalAddress`. */
   metrics?: { address: string; temporalAddress: string } | undefined;
   /** Webhooks of this worker's config, and this host's definitions for the stale check. */
@@ -54,13 +61,19 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
           render: () => metrics.registry.metrics(),
         })
       : undefined;
+  await mkdir(settings.stateDir, { recursive: true });
+  await writeHealthReport(settings.stateDir, { healthy: false, detail: 'the worker is starting' });
   const connection = await NativeConnection.connect({ address: settings.address });
   const clientConnection = await Connection.connect({ address: settings.address });
   const client = new Client({ connection: clientConnection, namespace: settings.namespace });
   const closedRuns = closedRunsVia(client);
+  // One identity for both workers, so the health check finds this process among each queue's pollers.
+  const identity = `${process.pid}@${hostname()}`;
   try {
+    await registerSearchAttributes(clientConnection, settings.namespace, (m) => console.log(m));
     const workflowWorker = await Worker.create({
       connection,
+      identity,
       namespace: settings.namespace,
       taskQueue: settings.taskQueue,
       workflowBundle: { codePath: await buildWorkflowBundle(join(settings.stateDir, 'bundle')) },
@@ -69,6 +82,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     });
     const activityWorker = await Worker.create({
       connection,
+      identity,
       namespace: settings.namespace,
       taskQueue: settings.hostTaskQueue,
       interceptors: { activity: [livenessHeartbeat, typedFailures] },
@@ -103,6 +117,21 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
             stopReconciler.signal,
           )
         : Promise.resolve();
+    const healthChecking = runHealthChecks(
+      {
+        client,
+        namespace: settings.namespace,
+        identity,
+        stateDir: settings.stateDir,
+        workers: [
+          { worker: workflowWorker, taskQueue: settings.taskQueue, kind: 'workflow' },
+          { worker: activityWorker, taskQueue: settings.hostTaskQueue, kind: 'activity' },
+        ],
+        log: (m) => console.log(m),
+      },
+      settings.healthCheckIntervalMs ?? 10_000,
+      stopReconciler.signal,
+    );
     if (metricsServer) {
       console.log(
         `dockvault metrics: http://${metricsServer.address}/metrics (Temporal SDK exporter on ${settings.metrics?.temporalAddress})`,
@@ -127,6 +156,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       stopReconciler.abort();
       await reconciling;
       await staleChecking;
+      await healthChecking;
     }
   } finally {
     await metricsServer?.close();

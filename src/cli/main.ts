@@ -1,6 +1,7 @@
 import { commands } from './commands/index.ts';
 import { UsageError } from './command.ts';
 import { formatError } from './format-error.ts';
+import { readSecretFiles } from './secret-files.ts';
 
 const usage = `dockvault: backups of Docker volumes and PostgreSQL containers, encrypted, stored in S3, run by Temporal
 
@@ -24,6 +25,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`dockvault: unknown command '${name}'\n\n${usage}`);
     return 2;
   }
+  readSecretFiles();
   return (await command.load()).run(rest);
 }
 

@@ -10,20 +10,12 @@ function selectorOf(config: Config, def: BackupDefinition): { selector?: Contain
 }
 
 /**
- * From a loaded config to what one workflow run is asked to do. The S3 endpoint falls back to
- * DOCKVAULT_S3_ENDPOINT (path-style), which is how the local stack and tests point at their server.
+ * From a loaded config to what one workflow run is asked to do. An S3 endpoint the config leaves out
+ * stays out: DOCKVAULT_S3_ENDPOINT is read where the S3 client is made (src/storage/s3-client.ts), so
+ * a CLI on the host and a worker in a container each reach the server at their own address.
  */
-export function buildPlan(
-  config: Config,
-  def: BackupDefinition,
-  env: NodeJS.ProcessEnv = process.env,
-): BackupPlan {
-  const endpointFromEnv = config.s3.endpoint === undefined ? env.DOCKVAULT_S3_ENDPOINT : undefined;
-  const target = {
-    ...config.s3,
-    endpoint: config.s3.endpoint ?? endpointFromEnv,
-    forcePathStyle: config.s3.forcePathStyle || endpointFromEnv !== undefined,
-  };
+export function buildPlan(config: Config, def: BackupDefinition): BackupPlan {
+  const target = { ...config.s3 };
   const base = {
     definition: def.name,
     host: def.host,

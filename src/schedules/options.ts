@@ -108,15 +108,11 @@ function canonical(value: unknown): string {
  * (same workflow type, queue, plan, search attributes, summary), with workflow id `backup-<name>`
  * to which Temporal appends the scheduled time.
  */
-export function desiredSchedule(
-  config: Config,
-  def: BackupDefinition,
-  env: NodeJS.ProcessEnv = process.env,
-): DesiredSchedule | undefined {
+export function desiredSchedule(config: Config, def: BackupDefinition): DesiredSchedule | undefined {
   if (!def.schedule) return undefined;
   const { workflowType, typedSearchAttributes, ...start } = backupWorkflowOptions(
     config.temporal.taskQueue,
-    buildPlan(config, def, env),
+    buildPlan(config, def),
   );
   return scheduleFor(config, def.schedule, {
     scheduleId: scheduleIdFor(def.name),
@@ -129,14 +125,11 @@ export function desiredSchedule(
 }
 
 /** The top-level schedule: one backup run over every definition, as `dockvault run --all` starts it. */
-export function desiredRunSchedule(
-  config: Config,
-  env: NodeJS.ProcessEnv = process.env,
-): DesiredSchedule | undefined {
+export function desiredRunSchedule(config: Config): DesiredSchedule | undefined {
   if (!config.schedule) return undefined;
   const { workflowType, ...start } = backupRunWorkflowOptions(
     config.temporal.taskQueue,
-    buildRunPlan(config, config.backupDefinitions, env),
+    buildRunPlan(config, config.backupDefinitions),
   );
   return scheduleFor(config, config.schedule, {
     scheduleId: RUN_SCHEDULE_ID,

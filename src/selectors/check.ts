@@ -18,7 +18,7 @@ export async function checkSelectors(config: Config, docker: Docker): Promise<Ma
   const checks = new Map<string, SelectorCheck>();
   let unavailable: string | undefined;
   for (const def of config.backupDefinitions) {
-    const { selector } = buildPlan(config, def, {});
+    const { selector } = buildPlan(config, def);
     if (selector === undefined) continue;
     if (unavailable !== undefined) {
       checks.set(def.name, { unavailable });

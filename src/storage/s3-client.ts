@@ -34,18 +34,33 @@ function transportProtectsPayload(endpoint: string | undefined): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * The target's endpoint, else this process's DOCKVAULT_S3_ENDPOINT (path-style): how the local stack
+ * and tests name their server, and how a worker in a container reaches one the host's CLI reaches on
+ * another address.
+ */
+export function resolveEndpoint(
+  target: S3Target,
+  env: NodeJS.ProcessEnv = process.env,
+): { endpoint: string | undefined; forcePathStyle: boolean } {
+  if (target.endpoint !== undefined || !env.DOCKVAULT_S3_ENDPOINT)
+    return { endpoint: target.endpoint, forcePathStyle: target.forcePathStyle };
+  return { endpoint: env.DOCKVAULT_S3_ENDPOINT, forcePathStyle: true };
+}
+
 export function createS3Client(target: S3Target, tuning: S3ClientTuning = DEFAULT_TUNING): S3Client {
+  const { endpoint, forcePathStyle } = resolveEndpoint(target);
   const client = new S3Client({
     region: target.region,
-    forcePathStyle: target.forcePathStyle,
+    forcePathStyle,
     maxAttempts: tuning.maxAttempts,
     requestHandler: {
       connectionTimeout: tuning.connectionTimeoutMs,
       requestTimeout: tuning.requestTimeoutMs,
     },
-    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    ...(endpoint ? { endpoint } : {}),
   });
-  if (transportProtectsPayload(target.endpoint)) {
+  if (transportProtectsPayload(endpoint)) {
     // SigV4 otherwise signs a SHA-256 of every part: one more hash pass over every stored byte here, and
     // one on the server (measured: 1.8 s of CPU per GB on the two). Each part still carries the SDK's
     // CRC32, which the server checks, and the manifest holds our SHA-256 of the whole object.

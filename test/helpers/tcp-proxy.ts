@@ -11,14 +11,17 @@ export class TcpProxy {
   #sockets = new Set<net.Socket>();
   #bytesPerSecond = Infinity;
   readonly #target: { host: string; port: number };
+  readonly #listenHost: string;
 
-  constructor(targetUrl: string) {
+  /** `listenHost`: loopback by default; containers reach a proxy listening on the host's bridge address. */
+  constructor(targetUrl: string, listenHost = '127.0.0.1') {
     const url = new URL(targetUrl);
     this.#target = { host: url.hostname, port: Number(url.port) };
+    this.#listenHost = listenHost;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.#listenHost}:${this.port}`;
   }
 
   async start(): Promise<void> {
@@ -50,7 +53,7 @@ export class TcpProxy {
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
+      server.listen(port, this.#listenHost, () => {
         this.port = (server.address() as net.AddressInfo).port;
         resolve();
       });

@@ -14,6 +14,10 @@ export const commands: Record<string, Listed> = {
     summary: 'run the worker for this Docker host',
     load: async () => (await import('./worker.ts')).workerCommand,
   },
+  health: {
+    summary: "exit 0 if this host's worker is connected to Temporal and polling",
+    load: async () => (await import('./health.ts')).healthCommand,
+  },
   run: {
     summary: 'run backups now and follow their progress',
     load: async () => (await import('./run.ts')).runCommand,

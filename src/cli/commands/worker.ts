@@ -7,6 +7,7 @@ import { parseDurationFlag } from '../duration.ts';
 import { runWorker } from '../../worker.ts';
 import type { Command } from '../command.ts';
 import { configOption, loadCliConfig } from '../load-config.ts';
+import { resolveStateDir, stateDirOption } from '../state-dir.ts';
 
 // A few seconds: a container a terminated run left stopped runs again well within 15 s. A tick with an
 // empty record reads one small file and asks Temporal nothing (see reconcileStoppedContainers).
@@ -53,7 +54,7 @@ export const workerCommand: Command = {
       options: {
         ...configOption,
         host: { type: 'string' },
-        'state-dir': { type: 'string' },
+        ...stateDirOption,
         'reconcile-interval': { type: 'string' },
         metrics: { type: 'string' },
         'temporal-metrics': { type: 'string' },
@@ -85,7 +86,7 @@ export const workerCommand: Command = {
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       hostTaskQueue: hostTaskQueue(host),
-      stateDir: values['state-dir'] ?? process.env.DOCKVAULT_STATE_DIR ?? '/var/lib/dockvault/state',
+      stateDir: resolveStateDir(values['state-dir']),
       reconcileIntervalMs: parseDurationFlag(
         values['reconcile-interval'] ?? DEFAULT_RECONCILE_INTERVAL,
         '--reconcile-interval',

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, configJsonSchema, parseConfig } from '../../../src/config/index.ts';
 import { buildPlan } from '../../../src/plan/build.ts';
-import { fixtureConfig, fixtureEnv } from '../../helpers/config-fixture.ts';
+import { fixtureConfig } from '../../helpers/config-fixture.ts';
 
 function issues(yaml: string) {
   try {
@@ -43,7 +43,7 @@ test('compose and labels selectors load, beside plain container names; label val
   assert.deepEqual(marked!.labels, { 'com.example.backup': 'true', tier: '1' });
   assert.deepEqual(db!.containers, []);
 
-  const plans = config.backupDefinitions.map((d) => buildPlan(config, d, fixtureEnv));
+  const plans = config.backupDefinitions.map((d) => buildPlan(config, d));
   assert.deepEqual(plans[0]!.selector, {
     configPath: 'backupDefinitions[0]',
     compose: { project: 'shop', services: ['web', 'db'] },

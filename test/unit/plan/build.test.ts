@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildPlan } from '../../../src/plan/build.ts';
-import { fixtureConfig, fixtureEnv } from '../../helpers/config-fixture.ts';
-
-const env = fixtureEnv;
+import { fixtureConfig } from '../../helpers/config-fixture.ts';
 
 const config = fixtureConfig(`  - name: site
     type: standard
@@ -22,7 +20,7 @@ const config = fixtureConfig(`  - name: site
 `);
 
 test('the timeouts of the config reach the plan the workflow runs by', () => {
-  const [site, db, plain] = config.backupDefinitions.map((d) => buildPlan(config, d, env));
+  const [site, db, plain] = config.backupDefinitions.map((d) => buildPlan(config, d));
   assert.equal(site!.timeoutMinutes, 90);
   assert.equal(db!.timeoutMinutes, 240);
   assert.equal(db!.type === 'postgresqldatabase' && db!.dumpTimeoutMinutes, 60);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startableSteps } from '../../../src/plan/run-order.ts';
 import { buildRunPlan } from '../../../src/plan/run.ts';
-import { fixtureConfig, fixtureEnv } from '../../helpers/config-fixture.ts';
+import { fixtureConfig } from '../../helpers/config-fixture.ts';
 
 const config = fixtureConfig(`  - name: app
     type: standard
@@ -21,15 +21,15 @@ const names = (steps: { plan: { definition: string } }[]) => steps.map((s) => s.
 
 test('a run lists its definitions in config order, whatever order they were named in', () => {
   const [media, app] = [config.backupDefinitions[2]!, config.backupDefinitions[0]!];
-  const plan = buildRunPlan(config, [media, app], fixtureEnv);
+  const plan = buildRunPlan(config, [media, app]);
   assert.deepEqual(names(plan.steps), ['app', 'media']);
   assert.equal(plan.label, 'app, media');
-  assert.equal(buildRunPlan(config, config.backupDefinitions, fixtureEnv).label, 'all definitions');
+  assert.equal(buildRunPlan(config, config.backupDefinitions).label, 'all definitions');
   assert.equal(plan.notifyTaskQueue, 'dockvault.local');
 });
 
 test('sequential: one at a time, config order, each after what it names', () => {
-  const { steps } = buildRunPlan(config, config.backupDefinitions, fixtureEnv);
+  const { steps } = buildRunPlan(config, config.backupDefinitions);
   const started = new Set<string>();
   const ended = new Set<string>();
   const order: string[] = [];
@@ -47,7 +47,7 @@ test('sequential: one at a time, config order, each after what it names', () => 
 });
 
 test('parallel: everything whose "after" has ended starts at once', () => {
-  const { steps } = buildRunPlan(config, config.backupDefinitions, fixtureEnv);
+  const { steps } = buildRunPlan(config, config.backupDefinitions);
   const started = new Set<string>();
   const ended = new Set<string>();
   assert.deepEqual(names(startableSteps(steps, true, { started, ended })), ['db', 'media']);
@@ -60,7 +60,7 @@ test('parallel: everything whose "after" has ended starts at once', () => {
 });
 
 test('an "after" outside the run holds nothing up', () => {
-  const plan = buildRunPlan(config, [config.backupDefinitions[0]!], fixtureEnv);
+  const plan = buildRunPlan(config, [config.backupDefinitions[0]!]);
   assert.deepEqual(names(startableSteps(plan.steps, false, { started: new Set(), ended: new Set() })), [
     'app',
   ]);

@@ -3,9 +3,7 @@ import { test } from 'node:test';
 import { backupWorkflowOptions } from '../../../src/client.ts';
 import { buildPlan } from '../../../src/plan/build.ts';
 import { desiredSchedule, scheduleIdFor } from '../../../src/schedules/options.ts';
-import { fixtureConfig, fixtureEnv } from '../../helpers/config-fixture.ts';
-
-const env = fixtureEnv;
+import { fixtureConfig } from '../../helpers/config-fixture.ts';
 
 function config(schedule: string) {
   return fixtureConfig(`  - name: site
@@ -30,7 +28,7 @@ const daily = `    schedule:
 test('a schedule maps onto spec, policies, state and the same workflow start as `run`', () => {
   const c = config(daily);
   const def = c.backupDefinitions[0]!;
-  const desired = desiredSchedule(c, def, env)!;
+  const desired = desiredSchedule(c, def)!;
   const { options } = desired;
   assert.equal(options.scheduleId, 'dockvault-site');
   assert.equal(scheduleIdFor('site'), 'dockvault-site');
@@ -44,7 +42,7 @@ test('a schedule maps onto spec, policies, state and the same workflow start as 
   assert.equal(options.state?.paused, false);
   assert.deepEqual(options.memo, { managedBy: 'dockvault', definition: 'site', taskQueue: 'dockvault' });
 
-  const start = backupWorkflowOptions(c.temporal.taskQueue, buildPlan(c, def, env));
+  const start = backupWorkflowOptions(c.temporal.taskQueue, buildPlan(c, def));
   assert.equal(options.action.workflowType, 'standardBackupWorkflow');
   assert.equal(options.action.workflowId, 'backup-site');
   assert.deepEqual(options.action.args, start.args);
@@ -55,13 +53,13 @@ test('a schedule maps onto spec, policies, state and the same workflow start as 
   assert.equal(options.action.memo.configHash, desired.configHash);
   assert.match(options.action.memo.spec, /cron "0 3 \* \* \*", every 6h, in Europe\/Berlin, jitter 5m/);
 
-  assert.equal(desiredSchedule(c, c.backupDefinitions[1]!, env), undefined, 'no schedule, nothing desired');
+  assert.equal(desiredSchedule(c, c.backupDefinitions[1]!), undefined, 'no schedule, nothing desired');
 });
 
 test('the config hash is stable and changes with the spec, the policies, the plan and paused', () => {
   const hash = (schedule: string, mutate?: (yaml: string) => string) => {
     const c = config(mutate ? mutate(schedule) : schedule);
-    return desiredSchedule(c, c.backupDefinitions[0]!, env)!.configHash;
+    return desiredSchedule(c, c.backupDefinitions[0]!)!.configHash;
   };
   const base = hash(daily);
   assert.equal(hash(daily), base);
