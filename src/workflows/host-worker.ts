@@ -30,7 +30,20 @@ function noWorker(plan: BackupPlan, why: string): ApplicationFailure {
  * (and alerts, and releases its lock) instead of waiting for hours and stopping containers at a
  * moment nobody chose.
  */
-export async function awaitHostWorker(plan: BackupPlan): Promise<void> {
+export async function awaitHostWorker(
+  plan: BackupPlan,
+  report: (error: unknown) => Promise<void>,
+): Promise<void> {
+  try {
+    await hostWorkerAnswers(plan);
+  } catch (err) {
+    // Nothing was done on the host, so there is nothing to clean up there: only the alert.
+    await report(err);
+    throw err;
+  }
+}
+
+async function hostWorkerAnswers(plan: BackupPlan): Promise<void> {
   if (!patched(PATCH)) return;
   const waitMs = plan.workerWaitMs ?? DEFAULT_WAIT_MS;
   const { hostWorkerPresent } = proxyActivities<HostPresenceActivities>({

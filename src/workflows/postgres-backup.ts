@@ -43,13 +43,7 @@ async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFai
   const hookWarnings: string[] = [];
 
   progress.phase('waiting for the host worker');
-  try {
-    await awaitHostWorker(plan);
-  } catch (err) {
-    // Nothing was done on the host, so there is nothing to clean up there: only the alert.
-    await reportOutcome(plan, { backupId, startedAt }, { error: err });
-    throw err;
-  }
+  await awaitHostWorker(plan, (error) => reportOutcome(plan, { backupId, startedAt }, { error }));
 
   try {
     progress.phase('preflight');

@@ -4,8 +4,6 @@
 // the default "runs a user started" query shows the run without its children and lock workflows.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
@@ -15,39 +13,31 @@ import { PostgresFixtures } from '../../helpers/postgres-fixtures.ts';
 import { stack } from '../../helpers/stack-env.ts';
 import { TcpProxy } from '../../helpers/tcp-proxy.ts';
 import { waitFor, waitForScheduledRun } from '../../helpers/wait.ts';
+import { webhookReceiver } from '../../helpers/webhook-receiver.ts';
 import { runCli } from '../../helpers/worker-process.ts';
 
 const exec = promisify(execFile);
 let env: BackupTestEnv;
 let client: Client;
 const pg = new PostgresFixtures();
-let server: Server;
-let hookUrl = '';
-const received: Record<string, unknown>[] = [];
+let hook: Awaited<ReturnType<typeof webhookReceiver>>;
+let received: Record<string, unknown>[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 
 before(async () => {
   env = await BackupTestEnv.create();
   client = await env.client();
-  server = createServer((req, res) => {
-    let text = '';
-    req.on('data', (d: Buffer) => (text += d.toString()));
-    req.on('end', () => {
-      received.push(JSON.parse(text) as Record<string, unknown>);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  hookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  hook = await webhookReceiver();
+  received = hook.received;
 });
 after(async () => {
   for (const c of cleanups) await c().catch(() => {});
   await env.close();
   await pg.cleanup();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await hook.close();
 });
 
-const webhooks = () => ({ notifications: { webhooks: [{ url: hookUrl, on: ['failure', 'success'] }] } });
+const webhooks = () => ({ notifications: { webhooks: [{ url: hook.url, on: ['failure', 'success'] }] } });
 
 test('a run over two standard and one PostgreSQL definition: the failing one is named, the others complete, one summary', async () => {
   const { fixtures, tag } = env;

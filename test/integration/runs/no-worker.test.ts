@@ -2,19 +2,18 @@
 // fails cleanly after `workerWait` with "no worker for host", alerts through the worker that runs the
 // workflows, releases its lock; the next scheduled run, once the host's worker is back, runs on time.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { webhookReceiver } from '../../helpers/webhook-receiver.ts';
 import { runCli, startWorker, type WorkerProcess } from '../../helpers/worker-process.ts';
 
 let env: BackupTestEnv;
 let client: Client;
-let server: Server;
-const received: Record<string, unknown>[] = [];
+let hook: Awaited<ReturnType<typeof webhookReceiver>>;
+let received: Record<string, unknown>[] = [];
 let hostB = '';
 let app = '';
 let workerB: WorkerProcess | undefined;
@@ -23,15 +22,8 @@ const scheduleId = () => `dockvault-${env.tag}-away`;
 before(async () => {
   env = await BackupTestEnv.create();
   client = await env.client();
-  server = createServer((req, res) => {
-    let text = '';
-    req.on('data', (d: Buffer) => (text += d.toString()));
-    req.on('end', () => {
-      received.push(JSON.parse(text) as Record<string, unknown>);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  hook = await webhookReceiver();
+  received = hook.received;
   const { fixtures, tag } = env;
   hostB = `${tag}-b`;
   const vol = await fixtures.volume(`${tag}-away`);
@@ -51,9 +43,7 @@ before(async () => {
     {
       workerWait: '5s',
       notifications: {
-        webhooks: [
-          { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, on: ['failure'] },
-        ],
+        webhooks: [{ url: hook.url, on: ['failure'] }],
       },
     },
   );
@@ -65,7 +55,7 @@ after(async () => {
     .catch(() => {});
   await workerB?.stop('SIGKILL');
   await env.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await hook.close();
 });
 
 test('run refuses at once when no worker serves the host, naming the command that starts one', async () => {
