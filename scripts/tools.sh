@@ -22,7 +22,7 @@ apt_package_for() {
 }
 
 # Installs the Debian package of each missing command; dies naming the command if it stays missing.
-need_commands() {
+require_commands() {
   local missing=() packages=() cmd
   for cmd in "$@"; do have "$cmd" || missing+=("$cmd"); done
   [ "${#missing[@]}" -eq 0 ] && return
@@ -73,7 +73,7 @@ build_compose() {
 }
 
 ensure_test_tools() {
-  need_commands age age-keygen zstd psql pg_restore
+  require_commands age age-keygen zstd psql pg_restore
   ensure_gnu_tar
   ensure_compose
 }

@@ -14,10 +14,19 @@ export async function leftByClosedRun(
   container: string,
   self: { runId: string },
 ): Promise<StoppedEntry[]> {
+  const { others, closed } = await othersOf(stopped, closedRuns, container, self);
+  return others.length > 0 && others.every((e) => closed.has(e.runId)) ? others : [];
+}
+
+/** The record's entries for `container` of runs other than `self`, and which of those runs have ended. */
+async function othersOf(
+  stopped: StoppedRecord,
+  closedRuns: ClosedRuns,
+  container: string,
+  self: { runId: string },
+): Promise<{ others: StoppedEntry[]; closed: Map<string, string> }> {
   const others = (await stopped.list()).filter((e) => e.container === container && e.runId !== self.runId);
-  if (others.length === 0) return [];
-  const closed = await closedRuns(others);
-  return others.every((e) => closed.has(e.runId)) ? others : [];
+  return { others, closed: others.length === 0 ? new Map<string, string>() : await closedRuns(others) };
 }
 
 /**
@@ -50,9 +59,7 @@ export async function takeOverFromClosedRuns(
   container: string,
   self: { runId: string },
 ): Promise<StoppedEntry[]> {
-  const others = (await stopped.list()).filter((e) => e.container === container && e.runId !== self.runId);
-  if (others.length === 0) return [];
-  const closed = await closedRuns(others);
+  const { others, closed } = await othersOf(stopped, closedRuns, container, self);
   const taken = others.filter((e) => closed.has(e.runId));
   for (const e of taken) await stopped.remove(e.container, e.workflowId);
   return taken;
