@@ -15,6 +15,7 @@ import { stack } from '../helpers/stack-env.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { runCli } from '../helpers/worker-process.ts';
+import { hostTaskQueue } from '../../src/config/index.ts';
 import { definitionLockId } from '../../src/workflows/definition-lock.ts';
 import { historyFile, historyToObject, type RecordedHistory } from './histories.ts';
 
@@ -94,6 +95,7 @@ try {
   await pg.sql(source, 'postgres', 'CREATE DATABASE shop;');
   await pg.sql(source, 'shop', `CREATE TABLE t (v text); INSERT INTO t VALUES ('x');`);
   const target = await pg.server(`${tag}-pg-dst`);
+  await fixtures.sleeper(`${tag}-labelled`, [vol], { labels: { [`${tag}.backup`]: 'yes' } });
   const hook = (container: string, command: string) => ({ container, command, timeoutSeconds: 20 });
   const definitions = [
     {
@@ -115,6 +117,13 @@ try {
     },
     { name: 'pg', type: 'postgresqldatabase', containers: [source], postgres: { databases: ['shop'] } },
     { name: 'slow', type: 'standard', containers: [slowApp], volumes: [slowVol], staging: 'none' },
+    {
+      name: 'labelled',
+      type: 'standard',
+      labels: { [`${tag}.backup`]: 'yes' },
+      volumes: [vol],
+      staging: 'none',
+    },
     {
       name: 'overdue',
       type: 'standard',
@@ -250,6 +259,38 @@ try {
       });
       await handle.signal('release');
       await handle.result();
+      return handle;
+    },
+  );
+  await record(
+    'standard-labels',
+    'a definition whose containers are chosen by labels, resolved on the host first',
+    async () => {
+      await cli(['run', 'labelled']);
+      return latest(client, 'backup-labelled-');
+    },
+  );
+  await record(
+    'standard-no-worker',
+    'a backup for a host whose worker never answers: NoWorkerError after workerWait, alert, nothing stopped',
+    async () => {
+      // `dockvault run` refuses at once when no worker polls the host, so the run is started directly.
+      const streaming = (await latest(client, 'backup-streaming-').then((h) => h.fetchHistory())).events![0]!;
+      const plan = defaultPayloadConverter.fromPayload<Record<string, unknown>>(
+        streaming.workflowExecutionStartedEventAttributes!.input!.payloads![0]!,
+      );
+      const absent = `${tag}-absent`;
+      const handle = await client.workflow.start('standardBackupWorkflow', {
+        taskQueue: tag,
+        workflowId: `backup-no-worker-${tag}`,
+        args: [{ ...plan, host: absent, activityTaskQueue: hostTaskQueue(absent), workerWaitMs: 3000 }],
+      });
+      await handle.result().then(
+        () => {
+          throw new Error('a backup without a host worker completed');
+        },
+        () => undefined,
+      );
       return handle;
     },
   );
