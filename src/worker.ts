@@ -20,10 +20,12 @@ import { closedRunsVia } from './closed-runs.ts';
 import { startReconciler } from './reconciler.ts';
 import { registerSearchAttributes } from './register-search-attributes.ts';
 import { buildWorkflowBundle } from './workflow-bundle.ts';
+import type { TemporalSettings } from './config/index.ts';
+import { temporalConnector } from './temporal/connect.ts';
 
 export interface WorkerSettings {
-  address: string;
-  namespace: string;
+  /** Address, namespace, TLS and API key: one connection setup with the CLI (src/temporal/). */
+  temporal: TemporalSettings;
   /** Queue of the workflows, shared by every host. */
   taskQueue: string;
   /** Queue of this host's Docker and data activities. */
@@ -63,18 +65,20 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       : undefined;
   await mkdir(settings.stateDir, { recursive: true });
   await writeHealthReport(settings.stateDir, { healthy: false, detail: 'the worker is starting' });
-  const connection = await NativeConnection.connect({ address: settings.address });
-  const clientConnection = await Connection.connect({ address: settings.address });
-  const client = new Client({ connection: clientConnection, namespace: settings.namespace });
+  const { namespace } = settings.temporal;
+  const temporal = await temporalConnector(settings.temporal);
+  const connection = await temporal.connect((options) => NativeConnection.connect(options));
+  const clientConnection = await temporal.connect((options) => Connection.connect(options));
+  const client = new Client({ connection: clientConnection, namespace });
   const closedRuns = closedRunsVia(client);
   // One identity for both workers, so the health check finds this process among each queue's pollers.
   const identity = `${process.pid}@${hostname()}`;
   try {
-    await registerSearchAttributes(clientConnection, settings.namespace, (m) => console.log(m));
+    await registerSearchAttributes(clientConnection, namespace, (m) => console.log(m));
     const workflowWorker = await Worker.create({
       connection,
       identity,
-      namespace: settings.namespace,
+      namespace,
       taskQueue: settings.taskQueue,
       workflowBundle: { codePath: await buildWorkflowBundle(join(settings.stateDir, 'bundle')) },
       // Alerts about a host whose own worker is absent are sent by any worker that runs workflows.
@@ -83,7 +87,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     const activityWorker = await Worker.create({
       connection,
       identity,
-      namespace: settings.namespace,
+      namespace,
       taskQueue: settings.hostTaskQueue,
       interceptors: { activity: [livenessHeartbeat, typedFailures] },
       // Beats reach Temporal within 2 s: a cancellation reaches the activity, and progress the UI, that fast.
@@ -120,7 +124,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     const healthChecking = runHealthChecks(
       {
         client,
-        namespace: settings.namespace,
+        namespace,
         identity,
         stateDir: settings.stateDir,
         workers: [
@@ -139,7 +143,8 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     }
     console.log(
       `dockvault worker: workflows on "${settings.taskQueue}", activities on "${settings.hostTaskQueue}", ` +
-        `state in ${settings.stateDir}, Temporal ${settings.address}`,
+        `state in ${settings.stateDir}, Temporal ${settings.temporal.address} ` +
+        `(${temporal.description})`,
     );
     try {
       const workers = [workflowWorker, activityWorker];

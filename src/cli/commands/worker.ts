@@ -82,8 +82,7 @@ export const workerCommand: Command = {
       }
     }
     await runWorker({
-      address: config.temporal.address,
-      namespace: config.temporal.namespace,
+      temporal: config.temporal,
       taskQueue: config.temporal.taskQueue,
       hostTaskQueue: hostTaskQueue(host),
       stateDir: resolveStateDir(values['state-dir']),
