@@ -20,8 +20,12 @@ export function splitAddress(address: string): { host: string; port: number } {
 
 type TlsOptions = Exclude<TemporalConnectionOptions['tls'], false>;
 
+interface Unreachable {
+  code: string;
+  message: string;
+}
+
 type Probe =
-  | { kind: 'unreachable'; code: string; message: string }
   | { kind: 'tls-error'; code: string; message: string }
   | {
       kind: 'tls';
@@ -29,10 +33,9 @@ type Probe =
       authorizationError?: string;
       cert: tls.PeerCertificate;
       alert?: { code: string; message: string };
-    }
-  | { kind: 'plain' };
+    };
 
-function reachable(host: string, port: number): Promise<Probe | undefined> {
+function unreachable(host: string, port: number): Promise<Unreachable | undefined> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port, timeout: PROBE_TIMEOUT_MS });
     socket.once('connect', () => {
@@ -41,14 +44,10 @@ function reachable(host: string, port: number): Promise<Probe | undefined> {
     });
     socket.once('timeout', () => {
       socket.destroy();
-      resolve({
-        kind: 'unreachable',
-        code: 'ETIMEDOUT',
-        message: `no answer within ${PROBE_TIMEOUT_MS / 1000} s`,
-      });
+      resolve({ code: 'ETIMEDOUT', message: `no answer within ${PROBE_TIMEOUT_MS / 1000} s` });
     });
     socket.once('error', (err: NodeJS.ErrnoException) =>
-      resolve({ kind: 'unreachable', code: err.code ?? '', message: err.message }),
+      resolve({ code: err.code ?? '', message: err.message }),
     );
   });
 }
@@ -106,6 +105,8 @@ function handshake(host: string, port: number, options: TlsOptions): Promise<Pro
     });
   });
 }
+
+const REFUSED_CREDENTIALS = /UNAUTHENTICATED|PERMISSION_DENIED|PermissionDenied|Unauthenticated/;
 
 const UNTRUSTED = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
@@ -178,14 +179,26 @@ export async function explainConnectFailure(
 ): Promise<TemporalConnectionError> {
   const { host, port } = splitAddress(options.address);
   const sdkMessage = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-  const unreachable = await reachable(host, port);
-  if (unreachable?.kind === 'unreachable') {
+  // The server answered and refused the credentials (Temporal Cloud without a valid key): no probe.
+  if (REFUSED_CREDENTIALS.test(sdkMessage)) {
+    const source = !security.apiKey
+      ? 'no API key is configured (temporal.apiKeyFile, temporal.apiKeyEnv or TEMPORAL_API_KEY)'
+      : 'env' in security.apiKey
+        ? `check the API key in ${security.apiKey.env}`
+        : `check the API key in ${security.apiKey.file.value}`;
+    return new TemporalConnectionError(
+      options.address,
+      `the server refused the request (${sdkMessage}); ${source}`,
+    );
+  }
+  const down = await unreachable(host, port);
+  if (down) {
     const why =
-      unreachable.code === 'ECONNREFUSED'
+      down.code === 'ECONNREFUSED'
         ? 'connection refused (is the server running, and is this its frontend port?)'
-        : unreachable.code === 'ENOTFOUND' || unreachable.code === 'EAI_AGAIN'
+        : down.code === 'ENOTFOUND' || down.code === 'EAI_AGAIN'
           ? `host name ${host} not found`
-          : unreachable.message;
+          : down.message;
     return new TemporalConnectionError(options.address, why);
   }
   if (options.tls) {
@@ -193,7 +206,7 @@ export async function explainConnectFailure(
     if (reason) return new TemporalConnectionError(options.address, reason);
     return new TemporalConnectionError(
       options.address,
-      `the TLS handshake succeeds but Temporal did not answer (${sdkMessage})${options.apiKey ? '; check the API key and namespace' : ''}`,
+      `the TLS handshake succeeds but Temporal did not answer (${sdkMessage})`,
     );
   }
   const speaksTls = await handshake(host, port, {});
