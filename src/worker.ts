@@ -24,10 +24,11 @@ import type { TemporalSettings } from './config/index.ts';
 import { temporalConnector } from './temporal/connect.ts';
 
 export interface WorkerSettings {
-  /** Address, namespace, TLS and API key: one connection setup with the CLI (src/temporal/). */
+  /**
+   * Address, namespace, TLS and API key (one connection setup with the CLI, src/temporal/), and
+   * `taskQueue`: the queue of the workflows, shared by every host.
+   */
   temporal: TemporalSettings;
-  /** Queue of the workflows, shared by every host. */
-  taskQueue: string;
   /** Queue of this host's Docker and data activities. */
   hostTaskQueue: string;
   stateDir: string;
@@ -65,7 +66,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       : undefined;
   await mkdir(settings.stateDir, { recursive: true });
   await writeHealthReport(settings.stateDir, { healthy: false, detail: 'the worker is starting' });
-  const { namespace } = settings.temporal;
+  const { namespace, taskQueue } = settings.temporal;
   const temporal = await temporalConnector(settings.temporal);
   const connection = await temporal.connect((options) => NativeConnection.connect(options));
   const clientConnection = await temporal.connect((options) => Connection.connect(options));
@@ -79,7 +80,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       connection,
       identity,
       namespace,
-      taskQueue: settings.taskQueue,
+      taskQueue,
       workflowBundle: { codePath: await buildWorkflowBundle(join(settings.stateDir, 'bundle')) },
       // Alerts about a host whose own worker is absent are sent by any worker that runs workflows.
       activities: createNotifyActivities({ settings: settings.alerts?.notify }),
@@ -128,7 +129,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
         identity,
         stateDir: settings.stateDir,
         workers: [
-          { worker: workflowWorker, taskQueue: settings.taskQueue, kind: 'workflow' },
+          { worker: workflowWorker, taskQueue, kind: 'workflow' },
           { worker: activityWorker, taskQueue: settings.hostTaskQueue, kind: 'activity' },
         ],
         log: (m) => console.log(m),
@@ -142,7 +143,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       );
     }
     console.log(
-      `dockvault worker: workflows on "${settings.taskQueue}", activities on "${settings.hostTaskQueue}", ` +
+      `dockvault worker: workflows on "${taskQueue}", activities on "${settings.hostTaskQueue}", ` +
         `state in ${settings.stateDir}, Temporal ${settings.temporal.address} ` +
         `(${temporal.description})`,
     );

@@ -83,7 +83,6 @@ export const workerCommand: Command = {
     }
     await runWorker({
       temporal: config.temporal,
-      taskQueue: config.temporal.taskQueue,
       hostTaskQueue: hostTaskQueue(host),
       stateDir: resolveStateDir(values['state-dir']),
       reconcileIntervalMs: parseDurationFlag(
