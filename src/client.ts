@@ -7,6 +7,7 @@ import type {
   RestoreVolumesPlan,
   VerifyPlan,
 } from './plan/types.ts';
+import { temporalConnector } from './temporal/connect.ts';
 import { definitionKey, hostKey, typeKey } from './search-attributes.ts';
 import { backupWorkflowId, backupWorkflowOptions } from './plan/workflow-options.ts';
 
@@ -22,7 +23,8 @@ import type {
 } from './workflows/index.ts';
 
 export async function connectClient(settings: TemporalSettings): Promise<Client> {
-  const connection = await Connection.connect({ address: settings.address });
+  const connector = await temporalConnector(settings);
+  const connection = await connector.connect((options) => Connection.connect(options));
   return new Client({ connection, namespace: settings.namespace });
 }
 

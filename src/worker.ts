@@ -20,12 +20,15 @@ import { closedRunsVia } from './closed-runs.ts';
 import { startReconciler } from './reconciler.ts';
 import { registerSearchAttributes } from './register-search-attributes.ts';
 import { buildWorkflowBundle } from './workflow-bundle.ts';
+import type { TemporalSettings } from './config/index.ts';
+import { temporalConnector } from './temporal/connect.ts';
 
 export interface WorkerSettings {
-  address: string;
-  namespace: string;
-  /** Queue of the workflows, shared by every host. */
-  taskQueue: string;
+  /**
+   * Address, namespace, TLS and API key (one connection setup with the CLI, src/temporal/), and
+   * `taskQueue`: the queue of the workflows, shared by every host.
+   */
+  temporal: TemporalSettings;
   /** Queue of this host's Docker and data activities. */
   hostTaskQueue: string;
   stateDir: string;
@@ -63,19 +66,21 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       : undefined;
   await mkdir(settings.stateDir, { recursive: true });
   await writeHealthReport(settings.stateDir, { healthy: false, detail: 'the worker is starting' });
-  const connection = await NativeConnection.connect({ address: settings.address });
-  const clientConnection = await Connection.connect({ address: settings.address });
-  const client = new Client({ connection: clientConnection, namespace: settings.namespace });
+  const { namespace, taskQueue } = settings.temporal;
+  const temporal = await temporalConnector(settings.temporal);
+  const connection = await temporal.connect((options) => NativeConnection.connect(options));
+  const clientConnection = await temporal.connect((options) => Connection.connect(options));
+  const client = new Client({ connection: clientConnection, namespace });
   const closedRuns = closedRunsVia(client);
   // One identity for both workers, so the health check finds this process among each queue's pollers.
   const identity = `${process.pid}@${hostname()}`;
   try {
-    await registerSearchAttributes(clientConnection, settings.namespace, (m) => console.log(m));
+    await registerSearchAttributes(clientConnection, namespace, (m) => console.log(m));
     const workflowWorker = await Worker.create({
       connection,
       identity,
-      namespace: settings.namespace,
-      taskQueue: settings.taskQueue,
+      namespace,
+      taskQueue,
       workflowBundle: { codePath: await buildWorkflowBundle(join(settings.stateDir, 'bundle')) },
       // Alerts about a host whose own worker is absent are sent by any worker that runs workflows.
       activities: createNotifyActivities({ settings: settings.alerts?.notify }),
@@ -83,7 +88,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     const activityWorker = await Worker.create({
       connection,
       identity,
-      namespace: settings.namespace,
+      namespace,
       taskQueue: settings.hostTaskQueue,
       interceptors: { activity: [livenessHeartbeat, typedFailures] },
       // Beats reach Temporal within 2 s: a cancellation reaches the activity, and progress the UI, that fast.
@@ -120,11 +125,11 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
     const healthChecking = runHealthChecks(
       {
         client,
-        namespace: settings.namespace,
+        namespace,
         identity,
         stateDir: settings.stateDir,
         workers: [
-          { worker: workflowWorker, taskQueue: settings.taskQueue, kind: 'workflow' },
+          { worker: workflowWorker, taskQueue, kind: 'workflow' },
           { worker: activityWorker, taskQueue: settings.hostTaskQueue, kind: 'activity' },
         ],
         log: (m) => console.log(m),
@@ -138,8 +143,9 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
       );
     }
     console.log(
-      `dockvault worker: workflows on "${settings.taskQueue}", activities on "${settings.hostTaskQueue}", ` +
-        `state in ${settings.stateDir}, Temporal ${settings.address}`,
+      `dockvault worker: workflows on "${taskQueue}", activities on "${settings.hostTaskQueue}", ` +
+        `state in ${settings.stateDir}, Temporal ${settings.temporal.address} ` +
+        `(${temporal.description})`,
     );
     try {
       const workers = [workflowWorker, activityWorker];

@@ -6,6 +6,7 @@ export const FILE_VARIABLES = [
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
   'DOCKVAULT_AGE_RECIPIENTS',
+  'TEMPORAL_API_KEY',
 ] as const;
 
 export class SecretFileError extends Error {

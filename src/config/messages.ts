@@ -20,11 +20,11 @@ export function describeValue(input: unknown): string {
   return shown(input);
 }
 
-const SECRET_KEY = /secret|password|passwd|token|accesskey|credential|private|^identity$|^key$/i;
+const SECRET_KEY = /secret|password|passwd|token|accesskey|credential|private|^identity$|^key$|^api_?key$/i;
 
 export function unknownKeyMessage(key: string, allowed: readonly string[]): string {
   if (SECRET_KEY.test(key)) {
-    return `"${key}" is not allowed: secrets never live in the config file; provide them through the environment (S3: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS credential chain) or a file path option`;
+    return `"${key}" is not allowed: secrets never live in the config file; provide them through the environment (S3: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS credential chain; Temporal: TEMPORAL_API_KEY) or a file path option (temporal.apiKeyFile, temporal.tls.keyFile)`;
   }
   return `unknown key "${key}"${didYouMean(key, allowed)}`;
 }

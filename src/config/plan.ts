@@ -158,11 +158,19 @@ export function describeDefinition(config: Config, def: BackupDefinition, check?
   ].join('\n');
 }
 
-/** `checks`: what selector definitions resolve to on this machine (see selectors/check.ts). */
-export function describePlan(config: Config, checks: ReadonlyMap<string, SelectorCheck> = new Map()): string {
+/**
+ * `checks`: what selector definitions resolve to on this machine (see selectors/check.ts);
+ * `connection`: how this machine connects to Temporal (TLS files, API key source), never a secret.
+ */
+export function describePlan(
+  config: Config,
+  checks: ReadonlyMap<string, SelectorCheck> = new Map(),
+  connection?: string,
+): string {
   const { temporal, s3 } = config;
   const header = [
     `Temporal ${temporal.address}, namespace ${temporal.namespace}, workflows on task queue ${temporal.taskQueue}`,
+    ...(connection ? [`  connection: ${connection}`] : []),
     `S3 bucket ${s3.bucket} in ${s3.region}${s3.endpoint ? ` at ${s3.endpoint}` : ''}`,
     `backup run (run --all${config.schedule ? ', schedule dockvault-run:all' : ''}): ${config.parallel ? 'all together' : 'one after the other'}; schedule ${describeSchedule(config.schedule)}`,
     `${config.backupDefinitions.length} backup definition(s):`,

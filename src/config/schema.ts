@@ -32,14 +32,57 @@ export const COMPRESSION_LEVELS = {
   none: { min: 0, max: 0, default: 0 },
 } as const;
 
+export const temporalTlsSchema = z
+  .union([
+    z.boolean(),
+    z
+      .strictObject({
+        caFile: filePath
+          .optional()
+          .describe("PEM CA that signed the server's certificate; default: the system's trusted CAs."),
+        certFile: filePath.optional().describe('PEM client certificate (mTLS), with keyFile.'),
+        keyFile: filePath.optional().describe('PEM private key of the client certificate.'),
+        serverName: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Name the server's certificate must carry, when it is not the address's host."),
+      })
+      .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+        error: 'certFile and keyFile go together: set both for mTLS, or neither',
+        path: ['keyFile'],
+      }),
+  ])
+  .describe(
+    'TLS to the Temporal frontend: true (system CAs), or files. Default: off, on when an API key is set. ' +
+      'Unset fields fall back to env TEMPORAL_TLS_CA_PATH, TEMPORAL_TLS_CERT_PATH, TEMPORAL_TLS_KEY_PATH, TEMPORAL_TLS_SERVER_NAME.',
+  );
+
 export const temporalSchema = z
   .strictObject({
     address: z.string().min(1).default('127.0.0.1:7233').describe('Temporal frontend host:port.'),
     namespace: z.string().min(1).default('default'),
     taskQueue: z.string().min(1).default('dockvault').describe('Task queue of the workflows.'),
     uiUrl: httpUrl.default('http://127.0.0.1:8233').describe('Temporal Web UI, for links in output.'),
+    tls: temporalTlsSchema.optional(),
+    apiKeyFile: filePath
+      .optional()
+      .describe('File holding the API key (Temporal Cloud), read by each process.'),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected the name of an environment variable' })
+      .optional()
+      .describe(
+        'Environment variable holding the API key; default TEMPORAL_API_KEY (or TEMPORAL_API_KEY_FILE).',
+      ),
   })
-  .describe('Temporal connection.');
+  .refine((t) => t.apiKeyFile === undefined || t.apiKeyEnv === undefined, {
+    error: 'set apiKeyFile or apiKeyEnv, not both',
+    path: ['apiKeyEnv'],
+  })
+  .describe(
+    'Temporal connection. Secrets never live here: the API key and the TLS key are read from files or the environment.',
+  );
 
 export const s3Schema = z
   .strictObject({

@@ -16,7 +16,7 @@ import { runCli, startWorker, type WorkerProcess } from './worker-process.ts';
  * staging directories, age identity, and Docker fixtures.
  */
 export class BackupTestEnv {
-  readonly tag = uniqueTag('dvt');
+  readonly tag: string;
   readonly fixtures = new DockerFixtures();
   dir = '';
   configPath = '';
@@ -29,8 +29,13 @@ export class BackupTestEnv {
   #cleanupDir: () => Promise<void> = () => Promise.resolve();
   #client: Client | undefined;
 
-  static async create(): Promise<BackupTestEnv> {
-    const env = new BackupTestEnv();
+  private constructor(prefix: string) {
+    this.tag = uniqueTag(prefix);
+  }
+
+  /** `prefix` starts every name the test creates (containers, volumes, queues, S3 prefix). */
+  static async create(prefix = 'dvt'): Promise<BackupTestEnv> {
+    const env = new BackupTestEnv(prefix);
     const scratch = await scratchDir(env.tag);
     env.dir = scratch.dir;
     env.#cleanupDir = scratch.cleanup;

@@ -10,6 +10,8 @@ import {
 } from '../../config/index.ts';
 import type { Config } from '../../config/index.ts';
 import type { SelectorCheck } from '../../selectors/check.ts';
+import { describeTemporalSecurity, temporalConnectionOptions } from '../../temporal/connection-options.ts';
+import { TemporalCredentialsError } from '../../temporal/errors.ts';
 
 /** Only a config with selectors needs the engine (and its client's modules). */
 async function checkSelectorsHere(config: Config): Promise<Map<string, SelectorCheck>> {
@@ -45,13 +47,19 @@ async function check(argv: string[]): Promise<number> {
   const file = resolveConfigPath(positionals[0] ?? values.config);
   try {
     const config = await loadConfigFile(file);
+    // Reads the TLS files and API key as every command will, so a bad path fails here, named.
+    const { security } = await temporalConnectionOptions(config.temporal);
     const checks = await checkSelectorsHere(config);
-    console.log(`${file}: OK\n\n${describePlan(config, checks)}`);
+    console.log(`${file}: OK\n\n${describePlan(config, checks, describeTemporalSecurity(security))}`);
     const unresolved = [...checks.values()].filter((c) => 'error' in c).length;
     if (unresolved === 0) return 0;
     console.error(`${file}: ${unresolved} selector(s) do not resolve on this machine's Docker engine`);
     return 1;
   } catch (err) {
+    if (err instanceof TemporalCredentialsError) {
+      console.error(`${file}: ${err.message}`);
+      return 1;
+    }
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.message);
     return 1;

@@ -82,9 +82,7 @@ export const workerCommand: Command = {
       }
     }
     await runWorker({
-      address: config.temporal.address,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
+      temporal: config.temporal,
       hostTaskQueue: hostTaskQueue(host),
       stateDir: resolveStateDir(values['state-dir']),
       reconcileIntervalMs: parseDurationFlag(

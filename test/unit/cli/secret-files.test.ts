@@ -49,3 +49,10 @@ test('both NAME and NAME_FILE, or an unreadable file, fail with the variable nam
     /AWS_SECRET_ACCESS_KEY_FILE: cannot read .*missing/,
   );
 });
+
+test('TEMPORAL_API_KEY_FILE sets the Temporal API key, as for the S3 credentials', async () => {
+  await writeFile(join(dir, 'temporal-api-key'), 'tls-key-value\n');
+  const env: NodeJS.ProcessEnv = { TEMPORAL_API_KEY_FILE: join(dir, 'temporal-api-key') };
+  readSecretFiles(env);
+  assert.deepEqual(env, { TEMPORAL_API_KEY: 'tls-key-value' });
+});

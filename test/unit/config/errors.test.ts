@@ -381,6 +381,31 @@ const cases: Case[] = [
     expect: [{ path: 's3.secretAccessKey', message: /secrets never live in the config file/ }],
   },
   {
+    name: 'an API key in temporal',
+    yaml: top('temporal:\n  apiKey: eyJhbGciOi'),
+    expect: [{ path: 'temporal.apiKey', message: /secrets never live in the config file.*TEMPORAL_API_KEY/ }],
+  },
+  {
+    name: 'both temporal.apiKeyFile and apiKeyEnv',
+    yaml: top('temporal: { apiKeyFile: /run/secrets/key, apiKeyEnv: MY_KEY }'),
+    expect: [{ path: 'temporal.apiKeyEnv', message: /apiKeyFile or apiKeyEnv, not both/ }],
+  },
+  {
+    name: 'temporal.apiKeyEnv that is not a variable name',
+    yaml: top('temporal: { apiKeyEnv: "$MY_KEY" }'),
+    expect: [{ path: 'temporal.apiKeyEnv', message: /name of an environment variable/ }],
+  },
+  {
+    name: 'a client certificate without its key',
+    yaml: top('temporal:\n  tls: { certFile: /etc/dockvault/client.pem }'),
+    expect: [{ path: 'temporal.tls.keyFile', message: /certFile and keyFile go together/ }],
+  },
+  {
+    name: 'a typo in temporal.tls',
+    yaml: top('temporal:\n  tls: { caFlie: /etc/ca.pem }'),
+    expect: [{ path: 'temporal.tls.caFlie', message: /unknown key "caFlie".*caFile/ }],
+  },
+  {
     name: 'bad age recipient',
     yaml: top('encryption: { recipients: [age1short] }'),
     expect: [
