@@ -15,6 +15,14 @@ export interface ActivityRun {
 export interface WorkflowActivities {
   runs: ActivityRun[];
   events: number;
+  /** Workflow tasks the workers completed for this run (WorkflowTaskCompleted events). */
+  workflowTasks: number;
+  /** Events that Temporal Cloud bills as actions besides the start and the activities. */
+  timers: number;
+  searchAttributeUpserts: number;
+  signals: number;
+  /** Child workflows it started (e.g. a backup's definition lock), to be read the same way. */
+  children: { workflowId: string; runId: string }[];
   startedMs: number;
   closedMs: number;
 }
@@ -23,12 +31,24 @@ function ms(time: { seconds?: unknown; nanos?: number | null } | null | undefine
   return Number(time?.seconds ?? 0) * 1000 + (time?.nanos ?? 0) / 1e6;
 }
 
-export async function workflowActivities(client: Client, workflowId: string): Promise<WorkflowActivities> {
-  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+export async function workflowActivities(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<WorkflowActivities> {
+  const events = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
   const scheduled = new Map<number, { type: string; taskQueue: string }>();
   const started = new Map<number, { identity: string; attempt: number; at: number }>();
   const runs: ActivityRun[] = [];
+  const children: { workflowId: string; runId: string }[] = [];
+  const count = { workflowTasks: 0, timers: 0, searchAttributeUpserts: 0, signals: 0 };
   for (const e of events) {
+    if (e.workflowTaskCompletedEventAttributes) count.workflowTasks++;
+    if (e.timerStartedEventAttributes) count.timers++;
+    if (e.upsertWorkflowSearchAttributesEventAttributes) count.searchAttributeUpserts++;
+    if (e.workflowExecutionSignaledEventAttributes) count.signals++;
+    const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+    if (child?.workflowId && child.runId) children.push({ workflowId: child.workflowId, runId: child.runId });
     const s = e.activityTaskScheduledEventAttributes;
     if (s) {
       scheduled.set(Number(e.eventId), {
@@ -65,6 +85,8 @@ export async function workflowActivities(client: Client, workflowId: string): Pr
   }
   return {
     runs,
+    ...count,
+    children,
     events: events.length,
     startedMs: ms(events[0]?.eventTime),
     closedMs: ms(events.at(-1)?.eventTime),
