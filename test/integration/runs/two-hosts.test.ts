@@ -151,10 +151,11 @@ test("host b's worker killed while its containers are stopped: host a finishes, 
   await proxy.start();
   proxy.throttle(512 * 1024);
   cleanups.push(() => proxy.close());
-  const random = (what: string) => `head -c 8388608 /dev/urandom > /${name(what)}/data`;
-  const aSlow = await volumeWithApp(onA, 'a-slow', random('a-slow'));
+  const random = (what: string, mib: number) => `head -c ${mib * 1048576} /dev/urandom > /${name(what)}/data`;
+  // Larger than b-slow: a-slow is still uploading when host b's worker dies.
+  const aSlow = await volumeWithApp(onA, 'a-slow', random('a-slow', 16));
   const aNext = await volumeWithApp(onA, 'a-next', `echo next > /${name('a-next')}/f`);
-  const bSlow = await volumeWithApp(onB, 'b-slow', random('b-slow'));
+  const bSlow = await volumeWithApp(onB, 'b-slow', random('b-slow', 8));
   const bSmall = await volumeWithApp(onB, 'b-small', `echo small > /${name('b-small')}/f`);
   const def = (what: string, host: string, app: { volume: string; app: string }, extra = {}) => ({
     name: name(what),
@@ -217,6 +218,8 @@ test("host b's worker killed while its containers are stopped: host a finishes, 
     180_000,
     "host a's definitions to complete while host b has no worker",
   );
+  const aNextStart = (await client.workflow.getHandle(ids.get(name('a-next'))!).describe()).startTime;
+  assert.ok(aNextStart.getTime() > killedAt, "a-next started after host b's worker was killed");
   assert.equal(await status('b-slow'), 'RUNNING', "b-slow waits for its host's worker");
   assert.equal(await onB.isRunning(bSlow.app), false, 'no worker of host b could have restarted it');
   assert.equal(await onA.isRunning(aSlow.app), true);
