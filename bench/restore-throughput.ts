@@ -23,6 +23,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { cpuSeconds } from './process-stats.ts';
 import { extractVolumeArchive } from '../src/restore/extract.ts';
 import { freshStaging, restorePaths } from '../src/restore/swap.ts';
 import { objectKey } from '../src/storage/layout.ts';
@@ -49,12 +50,6 @@ async function fill(volume: string) {
   await c.start();
   await c.wait();
   await c.remove({ force: true });
-}
-
-/** CPU seconds of a process and the children it has reaped (/proc/PID/stat utime, stime, cutime, cstime). */
-function cpuSeconds(pid: number | 'self'): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return fields.slice(11, 15).reduce((sum: number, f) => sum + Number(f), 0) / 100;
 }
 
 /** Wall seconds of `fn`, and the CPU seconds `pids` (with their threads and reaped children) spent meanwhile. */

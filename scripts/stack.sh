@@ -322,7 +322,19 @@ stop_one() {
   rm -f "$PIDS/$name"
 }
 
+# The second engine the multi-host tests start on demand (test/helpers/second-docker-engine.ts), and
+# its bridge: stopped with the rest, so a CI run leaves no engine behind.
+stop_engine_b() {
+  local pidfile="$STACK/docker-b/docker.pid" pid
+  [ -f "$pidfile" ] && pid="$(cat "$pidfile")" && kill -0 "$pid" 2>/dev/null || return 0
+  log "stopping the second Docker engine (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  wait_for 30 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+  ip link delete dvb0 2>/dev/null || true
+}
+
 down() {
+  stop_engine_b
   stop_one versitygw
   stop_one temporal
   stop_one dockerd

@@ -1,9 +1,15 @@
 import Docker from 'dockerode';
 import { stack } from './stack-env.ts';
 
-/** Containers and volumes a test creates, all removed by cleanup(), whatever state they are in. */
+/**
+ * Containers and volumes a test creates, all removed by cleanup(), whatever state they are in; on the
+ * main engine, or on another one (test/helpers/second-docker-engine.ts).
+ */
 export class DockerFixtures {
-  readonly docker = new Docker();
+  readonly docker: Docker;
+  constructor(docker = new Docker()) {
+    this.docker = docker;
+  }
   readonly #containers: string[] = [];
   readonly #volumes: string[] = [];
 

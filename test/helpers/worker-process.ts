@@ -12,13 +12,15 @@ export interface WorkerProcess {
 /**
  * A real `dockvault worker` process, ready once it has announced its queues. `workerBin` runs another
  * checkout's worker (the upgrade drill's previous release). Its reconciler ticks every 2 s unless
- * `extraArgs` sets `--reconcile-interval` (e.g. to the default, to measure it).
+ * `extraArgs` sets `--reconcile-interval` (e.g. to the default, to measure it). `extraEnv`, e.g.
+ * DOCKER_HOST, is added to this process's environment.
  */
 export async function startWorker(
   configPath: string,
   stateDir: string,
   extraArgs: string[] = [],
   workerBin = bin,
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
@@ -32,7 +34,7 @@ export async function startWorker(
       ...(extraArgs.includes('--reconcile-interval') ? [] : ['--reconcile-interval', '2s']),
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } },
   );
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));

@@ -20,6 +20,10 @@ Runs the workflows, this host's Docker and data activities (queue dockvault.<hos
 that restarts containers left stopped by workflows that no longer run. Secrets (S3 credentials) come
 from this process's environment or the AWS credential chain.
 
+--host NAME (default: the config's host) says which definitions' Docker steps this worker takes. Run
+one worker per Docker host, on that host, as root; it uses the engine DOCKER_HOST names (e.g.
+unix:///run/docker-b.sock), else /var/run/docker.sock.
+
 --metrics 127.0.0.1:9464 serves Prometheus metrics at /metrics: dockvault's per-definition series and,
 appended, the Temporal SDK's worker metrics, whose own exporter listens on --temporal-metrics (default:
 the next port). Webhooks (notifications.webhooks) are sent by this worker; "stale" webhooks are
