@@ -9,10 +9,12 @@ import {
   ApplicationFailure,
   CancellationScope,
   type ChildWorkflowHandle,
+  type ExternalWorkflowHandle,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
   defineSignal,
+  isCancellation,
   getExternalWorkflowHandle,
   log,
   setHandler,
@@ -38,22 +40,57 @@ const releaseSignal = defineSignal('release');
 /** A refused run asks who holds the lock: the holder's id is only known to the lock itself. */
 const whoHoldsSignal = defineSignal<[askerWorkflowId: string]>('whoHolds');
 const heldBySignal = defineSignal<[holderWorkflowId: string]>('heldBy');
+/** A run waiting for this child to end asks to be told; `freed` is the answer. */
+const tellWhenFreeSignal = defineSignal<[waiterWorkflowId: string]>('tellWhenFree');
+const freedSignal = defineSignal('freed');
 
 /** The lock: runs until its parent releases it. */
 export async function definitionLockWorkflow(): Promise<void> {
-  // Started by hand (no parent), e.g. to hold backups off during maintenance: the lock holds itself.
+  await heldUntilReleased();
+}
+
+/**
+ * The body of every lock-like child (this lock, a host's slots): it ends when its holder lets go.
+ * Started by hand (no parent), e.g. to hold backups off during maintenance, it holds itself.
+ */
+export async function heldUntilReleased(): Promise<void> {
   const holder = workflowInfo().parent?.workflowId ?? workflowInfo().workflowId;
   let released = false;
-  setHandler(releaseSignal, () => void (released = true));
-  setHandler(whoHoldsSignal, async (asker) => {
+  const waiters = new Set<string>();
+  const answer = async (asker: string, send: (run: ExternalWorkflowHandle) => Promise<void>) => {
     try {
-      await getExternalWorkflowHandle(asker).signal(heldBySignal, holder);
+      await send(getExternalWorkflowHandle(asker));
     } catch (err) {
       log.info('the run that asked has already ended', { asker, error: (err as Error).message });
     }
-  });
+  };
+  const tellFreed = (waiter: string) => answer(waiter, (run) => run.signal(freedSignal));
+  setHandler(releaseSignal, () => void (released = true));
+  setHandler(whoHoldsSignal, (asker) => answer(asker, (run) => run.signal(heldBySignal, holder)));
+  // Asked after the release but before this child ended: the waiter learns at once.
+  setHandler(tellWhenFreeSignal, (waiter) => (released ? tellFreed(waiter) : void waiters.add(waiter)));
   await condition(() => released);
+  await Promise.all([...waiters].map(tellFreed));
   await condition(allHandlersFinished);
+}
+
+/**
+ * Resolves once one of the held children `ids` has been let go, or after `fallbackMs` (a child that
+ * is terminated with its run tells no one). Resolves at once when one of them has already ended.
+ */
+export async function untilOneIsFree(ids: string[], fallbackMs: number): Promise<void> {
+  let freed = false;
+  setHandler(freedSignal, () => void (freed = true));
+  const me = workflowInfo().workflowId;
+  for (const id of ids) {
+    try {
+      await getExternalWorkflowHandle(id).signal(tellWhenFreeSignal, me);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return;
+    }
+  }
+  await condition(() => freed, fallbackMs);
 }
 
 /** The holder's workflow id, or undefined when the lock did not answer (it ended meanwhile). */
@@ -78,39 +115,54 @@ export async function withDefinitionLock<T>(scope: LockScope, body: () => Promis
   try {
     return await body();
   } finally {
-    // Waits for the lock to end, so that once this run has closed the next one finds it free.
-    await CancellationScope.nonCancellable(async () => {
-      try {
-        await lock.signal(releaseSignal);
-        await lock.result();
-      } catch (err) {
-        log.warn('definition lock not released; it ends with this run', {
-          lockId: lock.workflowId,
-          error: (err as Error).message,
-        });
-      }
-    });
+    await letGo(lock, 'definition lock');
   }
 }
 
-async function acquireLock(scope: LockScope): Promise<ChildWorkflowHandle<typeof definitionLockWorkflow>> {
+/**
+ * Starts the lock-like child `workflowId` for this run, or undefined when the server refuses it
+ * because another run holds it. Not cancelled with the run: what it guards stays held until a
+ * cancelled run has cleaned up.
+ */
+export async function tryToHold(
+  workflow: () => Promise<void>,
+  workflowId: string,
+  staticSummary: string,
+): Promise<ChildWorkflowHandle<() => Promise<void>> | undefined> {
+  try {
+    return await CancellationScope.nonCancellable(() =>
+      startChild(workflow, { workflowId, parentClosePolicy: ParentClosePolicy.TERMINATE, staticSummary }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
+    throw err;
+  }
+}
+
+/** Waits for the child to end, so that once this run goes on (or closes) the next one finds it free. */
+export async function letGo(held: ChildWorkflowHandle<() => Promise<void>>, what: string): Promise<void> {
+  await CancellationScope.nonCancellable(async () => {
+    try {
+      await held.signal(releaseSignal);
+      await held.result();
+    } catch (err) {
+      log.warn(`${what} not released; it ends with this run`, {
+        workflowId: held.workflowId,
+        error: (err as Error).message,
+      });
+    }
+  });
+}
+
+async function acquireLock(scope: LockScope): Promise<ChildWorkflowHandle<() => Promise<void>>> {
   const lockId = definitionLockId(scope);
+  const summary = `lock of ${scope.definition} on ${scope.host}, held by ${workflowInfo().workflowId}`;
   let holder: string | undefined;
   // A lock that ended while we asked is free again: take it. Three refusals without an answer: busy.
   for (let attempt = 1; attempt <= 3 && holder === undefined; attempt++) {
-    try {
-      // Not cancelled with the run: the lock stays held until a cancelled run has cleaned up.
-      return await CancellationScope.nonCancellable(() =>
-        startChild(definitionLockWorkflow, {
-          workflowId: lockId,
-          parentClosePolicy: ParentClosePolicy.TERMINATE,
-          staticSummary: `lock of ${scope.definition} on ${scope.host}, held by ${workflowInfo().workflowId}`,
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      holder = await askHolder(lockId);
-    }
+    const lock = await tryToHold(definitionLockWorkflow, lockId, summary);
+    if (lock) return lock;
+    holder = await askHolder(lockId);
   }
   throw ApplicationFailure.create({
     type: 'DefinitionBusyError',
