@@ -10,7 +10,7 @@ import type { BackupRunResult } from '../../../src/plan/types.ts';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
 import { stack } from '../../helpers/stack-env.ts';
 import { TcpProxy } from '../../helpers/tcp-proxy.ts';
-import { waitForScheduledRun } from '../../helpers/wait.ts';
+import { waitFor, waitForScheduledRun } from '../../helpers/wait.ts';
 import { runCli } from '../../helpers/worker-process.ts';
 
 let env: BackupTestEnv;
@@ -224,5 +224,43 @@ test('a parallel backup run of four definitions on a host limited to 2: at most 
     result.outcomes.map((o) => slotTaking(client.workflow.getHandle(o.workflowId))),
   );
   assert.ok(taken.filter((t) => t.refusals > 0).length >= 2, `the last two waited: ${JSON.stringify(taken)}`);
+  for (const d of defs.list) assert.equal(await env.fixtures.isRunning(d.container), true, d.container);
+});
+
+test('a run that waits past its timeoutMinutes fails having stopped nothing; a terminated holder frees its slot', async () => {
+  const { tag } = env;
+  const defs = await definitions(['holder', 'late', 'next']);
+  const [holder, late, next] = defs.list as [(typeof defs.list)[0], (typeof defs.list)[0], (typeof defs.list)[0]];
+  defs.config[1] = { ...defs.config[1]!, timeoutMinutes: 1 };
+  await env.writeConfig(defs.config, { hosts: { [tag]: { concurrency: 1 } } }, { endpoint: proxy.url });
+  await env.worker?.stop('SIGKILL');
+  await env.startWorker();
+  // The holder's upload takes minutes: it keeps the only slot while the others wait.
+  proxy.throttle(64 * 1024);
+  const since = Date.now();
+  const holding = client.workflow.getHandle(await env.startRun(holder.name));
+  await waitFor(
+    async () => (await holding.query<WorkflowProgress>('progress')).phase === 'compressing, encrypting and uploading',
+    60_000,
+    'the holder to upload',
+  );
+  const lateRun = client.workflow.getHandle(await env.startRun(late.name));
+  const nextRun = client.workflow.getHandle(await env.startRun(next.name));
+  await assert.rejects(lateRun.result(), (err: Error) => {
+    assert.match(String(err.cause?.message), /took longer than its timeoutMinutes \(1\)/);
+    return true;
+  });
+
+  const terminatedAt = Date.now();
+  await holding.terminate('a run killed while it holds the host slot');
+  proxy.throttle(3 * 1024 * 1024);
+  await nextRun.result();
+  const slotAt = (await slotTaking(nextRun)).slotAt;
+  assert.ok(slotAt >= terminatedAt, 'the next run got the slot only once the holder was gone');
+  assert.ok(slotAt - terminatedAt < 45_000, `taken ${slotAt - terminatedAt} ms after the holder was terminated`);
+
+  const stops = await stopTimes([holder.container, late.container, next.container], since);
+  assert.equal(stops.has(late.container), false, 'the run that timed out while waiting stopped nothing');
+  assert.ok(stops.get(next.container)! >= slotAt, 'the next run stopped its container once it had the slot');
   for (const d of defs.list) assert.equal(await env.fixtures.isRunning(d.container), true, d.container);
 });
