@@ -1,14 +1,12 @@
 // A host's limit on data-moving steps at once, whoever starts the runs (a backup run, a schedule, the
-// CLI, `temporal schedule trigger`): the limit N is N slot workflows per host with fixed ids, held the
-// way the definition lock is held (the server refuses a second start of a running id, and a terminated
-// run takes its slot with it). A run that finds every slot held waits and tries again; it
-// has stopped nothing yet, so waiting costs no downtime. It asks the held slots to tell it when they
-// are let go, so it takes a freed slot at once and its history grows by one round per freed slot, not
-// per poll.
+// CLI, `temporal schedule trigger`): the limit N is N slot workflows per host with fixed ids, held as
+// the definition lock is (held-child.ts). A run that finds every slot held waits, having stopped
+// nothing yet, so waiting costs no downtime. It asks the held slots to tell it when they are let go:
+// it takes a freed slot at once, and its history grows by one round per freed slot, not per poll.
 import { patched, workflowInfo } from '@temporalio/workflow';
 import type { HostLimited } from '../plan/types.ts';
 import { DEFAULT_HOST_CONCURRENCY } from '../config/resolve.ts';
-import { heldUntilReleased, letGo, tryToHold, untilOneIsFree } from './definition-lock.ts';
+import { heldUntilReleased, letGo, tryToHold, untilOneIsFree } from './held-child.ts';
 
 /** Histories recorded before host limits ran their data-moving steps without a slot. */
 const PATCH = 'host-concurrency-slot';

@@ -334,7 +334,9 @@ try {
   const waiting = client.workflow.getHandle(/started (\S+)/.exec(await cli(['run', 'pg', '--no-wait']))![1]!);
   await waitFor(
     async () =>
-      (await waiting.query<{ phase: string }>('progress')).phase.startsWith('waiting for a host slot'),
+      !!(await waiting.query<{ phase: string }>('progress').catch(() => undefined))?.phase.startsWith(
+        'waiting for a host slot',
+      ),
     30_000,
     'the PostgreSQL run to wait for the slot',
   );
