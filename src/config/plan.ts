@@ -146,7 +146,7 @@ export function describeDefinition(config: Config, def: BackupDefinition, check?
       : `${def.compression.algorithm} level ${def.compression.level}`;
   return [
     `${def.name} (${def.type})`,
-    `  host:       ${def.host} (task queue ${def.taskQueue})`,
+    `  host:       ${def.host} (task queue ${def.taskQueue}; ${def.hostConcurrency} data-moving step(s) at once)`,
     ...describeWork(def, check),
     ...describeHooks(def),
     `  uploads to: s3://${bucket}/${key}/`,

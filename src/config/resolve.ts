@@ -6,6 +6,9 @@ type Algorithm = NonNullable<CompressionInput['algorithm']>;
 /** Duplicated from schema.ts to keep this module free of runtime imports from it (they import each other). */
 const DEFAULT_LEVEL: Record<Algorithm, number> = { zstd: 3, gzip: 6, none: 0 };
 
+/** Data-moving steps at once on a host without `hosts.<host>.concurrency`; schema.ts imports it from here. */
+export const DEFAULT_HOST_CONCURRENCY = 2;
+
 /** The task queue that runs a host's Docker and data activities. */
 export function hostTaskQueue(host: string): string {
   return `dockvault.${host}`;
@@ -29,6 +32,7 @@ function resolveDefinition(config: RawConfig, def: RawDefinition) {
     ...rest,
     host,
     taskQueue: hostTaskQueue(host),
+    hostConcurrency: config.hosts[host]?.concurrency ?? DEFAULT_HOST_CONCURRENCY,
     stopTimeoutSeconds: def.stopTimeoutSeconds ?? config.stopTimeoutSeconds,
     staging: def.staging ?? config.staging,
     compression: effectiveCompression(config.compression, def.compression),

@@ -1,5 +1,6 @@
 import type { PathIssue } from './errors.ts';
-import { COMPRESSION_LEVELS } from './schema.ts';
+import { COMPRESSION_LEVELS, DEFAULT_HOST } from './schema.ts';
+import { didYouMean } from './suggest.ts';
 import { formatPath } from './yaml-location.ts';
 
 /**
@@ -177,6 +178,27 @@ function findCycle(edges: Map<string, string[]>): string[] | undefined {
   return undefined;
 }
 
+/**
+ * Every `hosts` entry names a host that definitions run on: runs and restores take their limit from
+ * their definition's host, so any other entry would do nothing, and is most likely a typo that leaves
+ * the real host at the default.
+ */
+function hostLimitRules(raw: Obj, definitions: unknown[], into: PathIssue[]): void {
+  if (!isObj(raw.hosts)) return;
+  const defaultHost = typeof raw.host === 'string' ? raw.host : DEFAULT_HOST;
+  const used = [
+    ...new Set(definitions.map((d) => (isObj(d) && typeof d.host === 'string' ? d.host : defaultHost))),
+  ];
+  for (const name of Object.keys(raw.hosts)) {
+    if (used.includes(name)) continue;
+    into.push({
+      path: ['hosts', name],
+      message: `no backup definition runs on host "${name}"${didYouMean(name, used)}; definitions run on: ${used.join(', ')}`,
+      atKey: true,
+    });
+  }
+}
+
 export function crossFieldIssues(raw: unknown): PathIssue[] {
   const issues: PathIssue[] = [];
   if (!isObj(raw)) return issues;
@@ -194,5 +216,6 @@ export function crossFieldIssues(raw: unknown): PathIssue[] {
     if (isObj(def)) definitionRules(def, ['backupDefinitions', i], globalAlgorithm, issues);
   });
   runOrderRules(definitions, issues);
+  hostLimitRules(raw, definitions, issues);
   return issues;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { resolveConfig } from './resolve.ts';
+import { DEFAULT_HOST_CONCURRENCY, resolveConfig } from './resolve.ts';
 import {
   ageRecipient,
   composeProjectName,
@@ -311,6 +311,16 @@ export const definitionSchema = z.strictObject({
     .describe('In a run of several definitions, start this one only once these have ended.'),
 });
 
+export const hostSettingsSchema = z
+  .strictObject({
+    concurrency: positiveInt
+      .default(DEFAULT_HOST_CONCURRENCY)
+      .describe(
+        `Data-moving steps (archive and upload, pg_dump and upload, restore extraction) that run at once on this host, whoever started them; the others wait for a slot without stopping anything. Default ${DEFAULT_HOST_CONCURRENCY}: a small server's two cores and one disk are busy with two streams, and a third would only lengthen everyone's downtime.`,
+      ),
+  })
+  .describe('Limits of one Docker host.');
+
 export const rawConfigSchema = z.strictObject({
   $schema: z.string().optional().describe('Editor hint, ignored.'),
   host: hostName.default(DEFAULT_HOST),
@@ -328,12 +338,18 @@ export const rawConfigSchema = z.strictObject({
   workerWait: interval
     .prefault('10m')
     .describe(
-      'How long a backup waits for its host\'s worker before failing with "no worker for host"; a run never stops containers later than this after it was due.',
+      'How long a backup waits for its host\'s worker before failing with "no worker for host"; a run never stops containers later than this after it was due because its worker was missing (waiting for a host slot is bounded by timeoutMinutes instead).',
     ),
   parallel: z
     .boolean()
     .default(false)
     .describe('In a run of several definitions, start them together (each still waits for its "after").'),
+  hosts: z
+    .record(hostName, hostSettingsSchema)
+    .default({})
+    .describe(
+      'Per-host limits, by host name. A host no definition uses is allowed (its worker may serve restores).',
+    ),
   backupDefinitions: z.array(definitionSchema).min(1, { error: 'expected at least one backup definition' }),
 });
 
@@ -355,4 +371,5 @@ export type Retention = z.output<typeof retentionSchema>;
 export type Webhook = z.output<typeof webhookSchema>;
 export type Schedule = z.output<typeof scheduleSchema>;
 export type Hook = z.output<typeof hookSchema>;
+export type HostSettings = z.output<typeof hostSettingsSchema>;
 export type PostgresOptions = z.output<typeof postgresSchema>;

@@ -20,6 +20,7 @@ export function buildPlan(config: Config, def: BackupDefinition): BackupPlan {
     definition: def.name,
     host: def.host,
     activityTaskQueue: def.taskQueue,
+    hostConcurrency: def.hostConcurrency,
     target,
     encryption: {
       recipients: def.recipients ?? config.encryption.recipients,

@@ -11,9 +11,18 @@ export interface HookPlan {
   user?: string | undefined;
 }
 
-interface PlanBase {
-  definition: string;
+/** Runs that move data on a host take one of its slots first (src/workflows/host-slot.ts). */
+export interface HostLimited {
   host: string;
+  /**
+   * The host's `hosts.<host>.concurrency`. Absent in plans made before host limits existed (a
+   * schedule synced earlier): those take the default.
+   */
+  hostConcurrency?: number | undefined;
+}
+
+interface PlanBase extends HostLimited {
+  definition: string;
   /** The per-host queue whose worker reaches this host's Docker engine. */
   activityTaskQueue: string;
   target: S3Target;
@@ -133,9 +142,8 @@ export interface BackupRunResult {
 }
 
 /** `dockvault restore` of a standard backup: which backup, which volumes, into which volumes. */
-export interface RestoreVolumesPlan {
+export interface RestoreVolumesPlan extends HostLimited {
   definition: string;
-  host: string;
   activityTaskQueue: string;
   target: S3Target;
   /** A backup id, or 'latest' (resolved by the worker from the manifests in storage). */
@@ -194,9 +202,8 @@ export interface VerifyResult {
 }
 
 /** `dockvault restore` of a PostgreSQL backup: globals, then each database, with pg_restore in the container. */
-export interface RestorePostgresPlan {
+export interface RestorePostgresPlan extends HostLimited {
   definition: string;
-  host: string;
   activityTaskQueue: string;
   target: S3Target;
   backup: string;

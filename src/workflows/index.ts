@@ -6,4 +6,5 @@ export { verifyBackupWorkflow } from './verify-backup.ts';
 export { restorePostgresWorkflow } from './restore-postgres.ts';
 export { pruneWorkflow } from './prune.ts';
 export { definitionLockWorkflow } from './definition-lock.ts';
+export { hostSlotWorkflow } from './host-slot.ts';
 export { backupRunWorkflow } from './backup-run.ts';

@@ -12,6 +12,7 @@ import { awaitHostWorker } from './host-worker.ts';
 import { trackProgress } from './progress.ts';
 import { pruneAfterBackup } from './prune.ts';
 import { withDefinitionLock } from './definition-lock.ts';
+import { type HostSlot, takeHostSlot } from './host-slot.ts';
 import { type ExplainFailure, withRunDeadline } from './run-deadline.ts';
 import { postgresSource } from './resolve-sources.ts';
 
@@ -41,6 +42,7 @@ async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFai
   const startedAt = new Date().toISOString();
   const objects: StoredObject[] = [];
   const hookWarnings: string[] = [];
+  let slot: HostSlot | undefined;
 
   progress.phase('waiting for the host worker');
   await awaitHostWorker(plan, (error) => reportOutcome(plan, { backupId, startedAt }, { error }));
@@ -58,6 +60,7 @@ async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFai
     });
     const versions = { serverVersion: source.serverVersion, pgDumpVersion: source.pgDumpVersion };
 
+    slot = await takeHostSlot(plan, progress);
     // Nothing is stopped here: "preStop" hooks run before the dumps, "postStart" ones after them.
     progress.phase('pre-dump hooks');
     await hooks.runHooks(plan.hooks.preStop, 'preStop');
@@ -71,6 +74,7 @@ async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFai
       objects.push(await pg.dumpDatabase({ plan, recipients, backupId, database, ...versions }));
     }
 
+    await slot.release();
     progress.phase('post-dump hooks');
     hookWarnings.push(...(await hooks.runHooks(plan.hooks.postStart, 'postStart')));
 
@@ -107,5 +111,7 @@ async function postgresBackup(requested: PostgresBackupPlan, explain: ExplainFai
     await CancellationScope.nonCancellable(() => storage.discardIncompleteBackup({ plan, backupId }));
     await reportOutcome(plan, { backupId, startedAt }, { error: err });
     throw err;
+  } finally {
+    await slot?.release();
   }
 }

@@ -2,6 +2,7 @@ import type { RestorePostgresPlan, RestorePostgresResult } from '../plan/types.t
 import { restorePostgresActivities } from './activity-proxies.ts';
 import { trackProgress } from './progress.ts';
 import { withDefinitionLock } from './definition-lock.ts';
+import { takeHostSlot } from './host-slot.ts';
 
 /**
  * Restores a PostgreSQL backup into a running server container: globals first (roles that exist are
@@ -19,13 +20,18 @@ async function restorePostgres(plan: RestorePostgresPlan): Promise<RestorePostgr
   const source = await pg.loadPostgresRestore({ plan });
   progress.backup(source.backupId);
   let globals: RestorePostgresResult['globals'];
-  if (source.globals) {
-    progress.phase('restoring globals');
-    globals = await pg.restorePostgresGlobals({ plan, compression: source.compression, ...source.globals });
-  }
-  for (const item of source.databases) {
-    progress.phase(`restoring database ${item.database}`);
-    await pg.restorePostgresDatabase({ plan, compression: source.compression, item });
+  const slot = await takeHostSlot(plan, progress);
+  try {
+    if (source.globals) {
+      progress.phase('restoring globals');
+      globals = await pg.restorePostgresGlobals({ plan, compression: source.compression, ...source.globals });
+    }
+    for (const item of source.databases) {
+      progress.phase(`restoring database ${item.database}`);
+      await pg.restorePostgresDatabase({ plan, compression: source.compression, item });
+    }
+  } finally {
+    await slot.release();
   }
   progress.phase('done');
   return {

@@ -4,6 +4,7 @@ import type { RestoreResult, RestoreVolumesPlan } from '../plan/types.ts';
 import { containerActivities, restoreActivities, runSuffix } from './activity-proxies.ts';
 import { trackProgress } from './progress.ts';
 import { withDefinitionLock } from './definition-lock.ts';
+import { type HostSlot, takeHostSlot } from './host-slot.ts';
 import { type Restarted, restartStopped } from './restart.ts';
 
 /**
@@ -31,12 +32,14 @@ async function restoreVolumes(plan: RestoreVolumesPlan): Promise<RestoreResult> 
   let items: VolumeRestoreTarget[] = [];
   let downtimeMs = 0;
   let restarted: Restarted | undefined;
+  let slot: HostSlot | undefined;
 
   progress.phase('preflight');
   const source = await restore.loadVolumeRestore({ plan });
   items = source.targets;
   progress.backup(source.backupId);
   try {
+    slot = await takeHostSlot(plan, progress);
     progress.phase('downloading, decrypting and extracting to staging');
     for (const item of items) {
       await restore.stageVolumeRestore({
@@ -47,6 +50,8 @@ async function restoreVolumes(plan: RestoreVolumesPlan): Promise<RestoreResult> 
         restoreId,
       });
     }
+    // Extracted: the swap below is two renames a volume, no data to move.
+    await slot.release();
     try {
       progress.phase('stopping containers');
       const running = await restore.runningContainersUsing({ volumes: items.map((i) => i.volume) });
@@ -86,5 +91,7 @@ async function restoreVolumes(plan: RestoreVolumesPlan): Promise<RestoreResult> 
       await restore.settleVolumeRestore({ items, restoreId });
     });
     throw err;
+  } finally {
+    await slot?.release();
   }
 }

@@ -9,6 +9,7 @@ import { WhileStopped } from './while-stopped.ts';
 import { type Restarted, restartStopped } from './restart.ts';
 import { pruneAfterBackup } from './prune.ts';
 import { withDefinitionLock } from './definition-lock.ts';
+import { type HostSlot, takeHostSlot } from './host-slot.ts';
 import { type ExplainFailure, withRunDeadline } from './run-deadline.ts';
 import { standardSources } from './resolve-sources.ts';
 
@@ -37,6 +38,7 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
   let downtimeMs = 0;
   let restarted: Restarted | undefined;
   let stagingRemoved: Promise<void> | undefined;
+  let slot: HostSlot | undefined;
 
   progress.phase('waiting for the host worker');
   await awaitHostWorker(plan, (error) => reportOutcome(plan, { backupId, startedAt }, { error }));
@@ -51,6 +53,8 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
     if (plan.staging.mode === 'staged') {
       await data.prepareStaging({ staging: plan.staging, backupId, bytesNeeded: state.volumeBytes });
     }
+    // Taken before the pre-stop hooks: nothing is stopped or quiesced while the run waits its turn.
+    slot = await takeHostSlot(plan, progress);
 
     if (plan.hooks.preStop.length > 0) {
       progress.phase('pre-stop hooks');
@@ -114,6 +118,8 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
       stagingRemoved.catch(() => undefined);
     }
 
+    // The volumes are read and uploaded: the host's next data-moving run may start.
+    await slot.release();
     hookWarnings.push(...(await postStart));
     progress.phase('writing manifest');
     const manifest = await storage.writeManifest({
@@ -153,6 +159,7 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
     await reportOutcome(plan, { backupId, startedAt }, { error: err });
     throw err;
   } finally {
+    await slot?.release();
     const staging = plan.staging;
     if (staging.mode === 'staged') {
       await CancellationScope.nonCancellable(async () => {

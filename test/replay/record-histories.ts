@@ -324,6 +324,41 @@ try {
       return overdue;
     },
   );
+
+  // With a limit of one, a PostgreSQL run waits for the slot a slow run holds, and takes it when told.
+  await env.writeConfig(definitions, { hosts: { [tag]: { concurrency: 1 } } }, { endpoint: proxy.url });
+  const holding = client.workflow.getHandle(
+    /started (\S+)/.exec(await cli(['run', 'slow', '--no-wait']))![1]!,
+  );
+  await waitFor(async () => !(await fixtures.isRunning(slowApp)), 30_000, 'the slow run to hold the slot');
+  const waiting = client.workflow.getHandle(/started (\S+)/.exec(await cli(['run', 'pg', '--no-wait']))![1]!);
+  await waitFor(
+    async () =>
+      !!(await waiting.query<{ phase: string }>('progress').catch(() => undefined))?.phase.startsWith(
+        'waiting for a host slot',
+      ),
+    30_000,
+    'the PostgreSQL run to wait for the slot',
+  );
+  await holding.result();
+  await waiting.result();
+  await save('postgres-waited-for-slot', 'a PostgreSQL run that waited for the host slot', waiting);
+  const slotRuns: { runId: string; startTime: Date }[] = [];
+  await waitFor(
+    async () => {
+      slotRuns.length = 0;
+      for await (const w of client.workflow.list({ query: `WorkflowId = "slot-1@${tag}"` })) slotRuns.push(w);
+      return slotRuns.length >= 2;
+    },
+    10_000,
+    'the slot runs to be listed',
+  );
+  const told = slotRuns.sort((a, b) => a.startTime.getTime() - b.startTime.getTime()).at(-2)!;
+  await save(
+    'host-slot-told',
+    'a host slot a waiting run asked to be told about, then released',
+    client.workflow.getHandle(`slot-1@${tag}`, told.runId),
+  );
 } finally {
   await pg.cleanup();
   await env.close();

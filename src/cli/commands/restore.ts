@@ -97,6 +97,7 @@ export const restoreCommand: Command = {
     const plan: RestoreVolumesPlan = {
       definition: base.definition,
       host: base.host,
+      hostConcurrency: base.hostConcurrency,
       activityTaskQueue: base.activityTaskQueue,
       target: base.target,
       backup: values.backup ?? 'latest',
@@ -159,6 +160,7 @@ async function restorePostgres(
   const plan: RestorePostgresPlan = {
     definition: base.definition,
     host: base.host,
+    hostConcurrency: base.hostConcurrency,
     activityTaskQueue: base.activityTaskQueue,
     target: base.target,
     backup: opts.backup,
