@@ -8,7 +8,7 @@
 //   history events and actions         per backup (its workflow and its definition lock) and per run
 //   CPU seconds                        of the Temporal server, each worker and the S3 server, over the run
 // and then the dev server's own ceiling: workflow tasks per second with trivial workflows (one activity).
-// Usage: flock -x /work/heavy.lock node bench/many-hosts.ts [DEFINITIONS=50] [MB=4] [TRIVIAL=200]
+// Usage: node bench/many-hosts.ts [DEFINITIONS=50] [MB=4] [TRIVIAL=200]
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
