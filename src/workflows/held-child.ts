@@ -20,7 +20,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 
-export type HeldChild = ChildWorkflowHandle<() => Promise<void>>;
+/** A held child; its result, once let go, names the runs waiting for it (none for the lock). */
+export type HeldChild = ChildWorkflowHandle<() => Promise<string[] | void>>;
 
 const releaseSignal = defineSignal('release');
 /** A refused run asks who holds the child: the holder's id is only known to the child itself. */
@@ -31,28 +32,30 @@ const tellWhenFreeSignal = defineSignal<[waiterWorkflowId: string]>('tellWhenFre
 const freedSignal = defineSignal('freed');
 
 /**
- * The body of every lock-like child (this lock, a host's slots): it ends when its holder lets go.
+ * The body of every lock-like child (this lock, a host's slots): it ends when its holder lets go, with
+ * the runs that asked to be told (`tellWhenFree`) as its result. It does not tell them itself: a run
+ * told while this child still ran would find its id taken, ask again and be told again, and with many
+ * runs waiting those answers kept the child from ever ending. Its holder tells them once it has ended.
  * Started by hand (no parent), e.g. to hold backups off during maintenance, it holds itself.
  */
-export async function heldUntilReleased(): Promise<void> {
+export async function heldUntilReleased(): Promise<string[]> {
   const holder = workflowInfo().parent?.workflowId ?? workflowInfo().workflowId;
   let released = false;
   const waiters = new Set<string>();
-  const answer = async (asker: string, send: (run: ExternalWorkflowHandle) => Promise<void>) => {
-    try {
-      await send(getExternalWorkflowHandle(asker));
-    } catch (err) {
-      log.info('the run that asked has already ended', { asker, error: (err as Error).message });
-    }
-  };
-  const tellFreed = (waiter: string) => answer(waiter, (run) => run.signal(freedSignal));
   setHandler(releaseSignal, () => void (released = true));
   setHandler(whoHoldsSignal, (asker) => answer(asker, (run) => run.signal(heldBySignal, holder)));
-  // Asked after the release but before this child ended: the waiter learns at once.
-  setHandler(tellWhenFreeSignal, (waiter) => (released ? tellFreed(waiter) : void waiters.add(waiter)));
+  setHandler(tellWhenFreeSignal, (waiter) => void waiters.add(waiter));
   await condition(() => released);
-  await Promise.all([...waiters].map(tellFreed));
   await condition(allHandlersFinished);
+  return [...waiters];
+}
+
+async function answer(asker: string, send: (run: ExternalWorkflowHandle) => Promise<void>): Promise<void> {
+  try {
+    await send(getExternalWorkflowHandle(asker));
+  } catch (err) {
+    log.info('the run that asked has already ended', { asker, error: (err as Error).message });
+  }
 }
 
 /**
@@ -93,7 +96,7 @@ export async function askHolder(lockId: string): Promise<string | undefined> {
  * cancelled run has cleaned up.
  */
 export async function tryToHold(
-  workflow: () => Promise<void>,
+  workflow: () => Promise<string[] | void>,
   workflowId: string,
   staticSummary: string,
 ): Promise<HeldChild | undefined> {
@@ -107,17 +110,22 @@ export async function tryToHold(
   }
 }
 
-/** Waits for the child to end, so that once this run goes on (or closes) the next one finds it free. */
+/**
+ * Waits for the child to end, so that once this run goes on (or closes) the next one finds it free,
+ * then tells the runs that wait for it.
+ */
 export async function letGo(held: HeldChild, what: string): Promise<void> {
   await CancellationScope.nonCancellable(async () => {
+    let waiters: string[] | void = undefined;
     try {
       await held.signal(releaseSignal);
-      await held.result();
+      waiters = await held.result();
     } catch (err) {
       log.warn(`${what} not released; it ends with this run`, {
         workflowId: held.workflowId,
         error: (err as Error).message,
       });
     }
+    await Promise.all((waiters ?? []).map((waiter) => answer(waiter, (run) => run.signal(freedSignal))));
   });
 }

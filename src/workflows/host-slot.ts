@@ -23,9 +23,9 @@ export function waitingForSlotPhase(busy: number): string {
   return `waiting for a host slot (${busy} of ${busy} busy)`;
 }
 
-/** One slot of a host, held by a data-moving run until it lets go. */
-export async function hostSlotWorkflow(): Promise<void> {
-  await heldUntilReleased();
+/** One slot of a host, held by a data-moving run until it lets go; ends with the runs waiting for it. */
+export async function hostSlotWorkflow(): Promise<string[]> {
+  return await heldUntilReleased();
 }
 
 /** A held slot (or none, in a history recorded before host limits); `release` may be called again. */
