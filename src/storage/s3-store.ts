@@ -245,21 +245,27 @@ export class S3Store implements BackupStore {
     }
   }
 
-  async putJson(key: string, value: unknown): Promise<void> {
-    const body = `${JSON.stringify(value, null, 2)}\n`;
+  async putBuffer(key: string, data: Buffer | string, opts: PutOptions = {}): Promise<void> {
+    const { signal } = opts;
     try {
       await this.#client.send(
         new PutObjectCommand({
           Bucket: this.#target.bucket,
           Key: this.#full(key),
-          Body: body,
-          ContentType: 'application/json',
+          Body: data,
+          ContentType: opts.contentType ?? 'application/octet-stream',
           ...this.#lockParams(),
         }),
+        signal ? { abortSignal: signal } : {},
       );
     } catch (err) {
+      if (signal?.aborted) throw abortReason(signal);
       throw this.#error(err, `put ${key}`, key);
     }
+  }
+
+  async putJson(key: string, value: unknown): Promise<void> {
+    await this.putBuffer(key, `${JSON.stringify(value, null, 2)}\n`, { contentType: 'application/json' });
   }
 
   async getJson(key: string): Promise<unknown> {

@@ -54,6 +54,12 @@ export interface BackupStore {
   /** Common prefixes one level below `prefix` (relative, ending in "/"). */
   listPrefixes(prefix: string): Promise<string[]>;
   deleteMany(keys: string[]): Promise<void>;
+  /** A small object in one PUT (no multipart upload): manifests, chunk indexes, chunks. */
+  putBuffer(
+    key: string,
+    data: Buffer | string,
+    opts?: Pick<PutOptions, 'signal' | 'contentType'>,
+  ): Promise<void>;
   putJson(key: string, value: unknown): Promise<void>;
   getJson(key: string): Promise<unknown>;
   listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]>;
