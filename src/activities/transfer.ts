@@ -95,7 +95,7 @@ function volumeObjectName(plan: StandardBackupPlan, volume: string): string {
 /** The chunked form of sealAndStore: the tar cut into deduplicated chunks, plus its chunk index. */
 async function storeChunked(
   source: SealSource,
-  options: SealOptions & { dedupKey: Buffer; parallel: number },
+  options: SealOptions & { dedupKey: Buffer; parallel: number; extendRetention: boolean },
 ): Promise<Omit<StoredObject, 'name' | 'kind' | 'source' | 'format' | 'startedAt' | 'finishedAt'>> {
   const stream = 'file' in source ? createReadStream(source.file, { highWaterMark: MiB }) : source;
   const { store } = options;
@@ -109,6 +109,7 @@ async function storeChunked(
     compression: options.compression,
     recipients: options.recipients,
     parallel: options.parallel,
+    extendRetention: options.extendRetention,
     signal: options.signal,
     onProgress: options.onProgress,
   });
@@ -141,7 +142,11 @@ export function createTransferActivities({ docker, storeFor, dedupKey }: Transfe
       };
       const chunked =
         plan.volumeFormat === 'chunked'
-          ? { dedupKey: await dedupKey(), parallel: plan.target.queueSize }
+          ? {
+              dedupKey: await dedupKey(),
+              parallel: plan.target.queueSize,
+              extendRetention: plan.target.objectLock !== undefined,
+            }
           : undefined;
       const { source, done } = await open(progress.signal);
       const sealed = chunked

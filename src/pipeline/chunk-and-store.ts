@@ -22,6 +22,8 @@ export interface ChunkAndStoreOptions {
   dedupKey: Buffer;
   compression: Compression;
   recipients: string[];
+  /** Object Lock: extend the retention of every chunk reused from the store (store.extendRetention). */
+  extendRetention?: boolean;
   /** Chunks sealing or uploading at once: memory is about this many times (max chunk size x 2). */
   parallel: number;
   sizes?: ChunkSizes;
@@ -79,6 +81,7 @@ export async function chunkAndStore(source: Readable, options: ChunkAndStoreOpti
   const chunker = new ContentChunker(options.sizes ?? DEFAULT_CHUNK_SIZES);
   const refs: ChunkRef[] = [];
   const inFlight = new Set<Promise<void>>();
+  const seen = new Set<string>();
   let failure: Error | undefined;
   let plaintextBytes = 0;
   let newChunks = 0;
@@ -99,10 +102,15 @@ export async function chunkAndStore(source: Readable, options: ChunkAndStoreOpti
     refs.push(ref);
     plaintextBytes += plaintext.length;
     options.onProgress?.(plaintextBytes);
+    const reused = known.has(name);
+    if (reused && (!options.extendRetention || seen.has(name))) return;
+    seen.add(name);
     // A name seen in this stream before is uploading already: -1 until its size is known.
-    if (known.has(name)) return;
-    known.set(name, -1);
-    const task = upload(ref, plaintext).catch((err: unknown) => {
+    if (!reused) known.set(name, -1);
+    const work = reused
+      ? store.extendRetention(chunkKey(name), signal ? { signal } : {})
+      : upload(ref, plaintext);
+    const task = work.catch((err: unknown) => {
       failure ??= err instanceof Error ? err : new Error(String(err));
     });
     inFlight.add(task);

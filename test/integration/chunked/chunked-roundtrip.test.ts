@@ -36,13 +36,15 @@ async function readmeLoop(): Promise<string> {
   return block;
 }
 
+let manualRestores = 0;
+
 /** Runs the README's loop in a fresh directory holding a copy of the chunks and the index. */
 async function restoreByHand(
   definition: string,
   backupId: string,
   volume: string,
 ): Promise<Map<string, TreeEntry>> {
-  const dir = join(env.dir, `by-hand-${definition}-${backupId}-${volume}`);
+  const dir = join(env.dir, `by-hand-${++manualRestores}`);
   await mkdir(dir);
   await download(env, `${definition}/${backupId}/volumes/${volume}.tar.chunks`, join(dir, 'data.tar.chunks'));
   const index = parseChunkIndex(await readFile(join(dir, 'data.tar.chunks'), 'utf8'), 'index');
@@ -174,6 +176,23 @@ test('a series of chunked backups with changes in between: every point restores 
     new RegExp(`^${CHUNKS_DIR}\\b`, 'm'),
     'the chunk store is not a definition',
   );
+
+  // Prune deletes the older points' manifests and indexes and keeps every chunk: the kept point restores.
+  await env.writeConfig(
+    [{ name: 'site', type: 'standard', containers: [app], volumes: [data], retention: { keepLast: 1 } }],
+    {
+      volumeFormat: 'chunked',
+    },
+  );
+  const prune = await runCli(['prune', 'site', '--config', env.configPath]);
+  assert.equal(prune.code, 0, prune.stdout + prune.stderr);
+  assert.deepEqual(
+    (await env.backups('site')).prefixes,
+    [`site/${points.at(-1)!.manifest.backupId}/`],
+    'only the newest point is left',
+  );
+  assert.equal((await listChunks(env.store)).size, chunks.size, 'no chunk was deleted');
+  assert.deepEqual(await restoreByHand('site', points.at(-1)!.manifest.backupId, data), points.at(-1)!.tree);
 });
 
 test('a run that fails after some chunks were uploaded leaves no manifest; the next run reuses them', async () => {
