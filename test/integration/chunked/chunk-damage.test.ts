@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { open, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { chunkKey, parseChunkIndex } from '../../../src/storage/chunks.ts';
 import type { Manifest } from '../../../src/storage/manifest.ts';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
@@ -14,6 +15,9 @@ import { restoreCli, runBackup, verifyCli } from '../restore/helpers.ts';
 let env: BackupTestEnv;
 const damaged = new Map<string, { manifest: Manifest; chunk: string }>();
 let intact: Manifest;
+// Definition names are workflow ids and S3 keys on the shared stack: unique to this run.
+const suffix = randomBytes(3).toString('hex');
+const definition = (name: string) => `ck-${name}-${suffix}`;
 const fileOf = (key: string) => join(stack.s3DataDir, stack.s3Bucket, env.tag, key);
 
 before(async () => {
@@ -28,7 +32,7 @@ before(async () => {
     backups.set(name, { vol, manifest: undefined as unknown as Manifest });
     await env.writeConfig(
       [...backups.entries()].map(([n, b]) => ({
-        name: n,
+        name: definition(n),
         type: 'standard',
         containers: [n === name ? app : `${tag}-${n}-app`],
         volumes: [b.vol],
@@ -36,14 +40,14 @@ before(async () => {
       { volumeFormat: 'chunked' },
     );
     if (!env.worker) await env.startWorker();
-    backups.get(name)!.manifest = await runBackup(env, name);
+    backups.get(name)!.manifest = await runBackup(env, definition(name));
   }
   intact = backups.get('intact')!.manifest;
   for (const name of ['missing', 'flipped', 'truncated']) {
     const { manifest } = backups.get(name)!;
     const object = manifest.objects[0]!;
     const index = parseChunkIndex(
-      await readFile(fileOf(`${name}/${manifest.backupId}/${object.name}`), 'utf8'),
+      await readFile(fileOf(`${definition(name)}/${manifest.backupId}/${object.name}`), 'utf8'),
       'index',
     );
     assert.ok(index.length >= 2, `${name} has ${index.length} chunks`);
@@ -71,14 +75,14 @@ after(async () => {
 });
 
 test('verify names the backup and the chunk that is missing, tampered with or truncated', async () => {
-  const ok = await verifyCli(env, ['intact']);
+  const ok = await verifyCli(env, [definition('intact')]);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   for (const [name, { manifest, chunk }] of damaged) {
-    const verify = await verifyCli(env, [name]);
+    const verify = await verifyCli(env, [definition(name)]);
     assert.equal(verify.code, 1, `${name}: ${verify.stdout}${verify.stderr}`);
     const line = verify.stdout.split('\n').find((l) => l.includes('FAILED')) ?? '';
     assert.ok(
-      line.includes(`${name}/${manifest.backupId}/`),
+      line.includes(`${definition(name)}/${manifest.backupId}/`),
       `${name}: the backup is named: ${verify.stdout}`,
     );
     assert.ok(line.includes(chunk), `${name}: the chunk is named: ${verify.stdout}`);
@@ -97,7 +101,7 @@ test('restore refuses a damaged backup naming the chunk, and changes nothing', a
   for (const [name, { chunk }] of damaged) {
     const vol = `${tag}-${name}`;
     const before = await describeTree(await fixtures.mountpoint(vol));
-    const restore = await restoreCli(env, [name]);
+    const restore = await restoreCli(env, [definition(name)]);
     assert.notEqual(restore.code, 0, `${name}: ${restore.stdout}`);
     assert.ok(
       (restore.stdout + restore.stderr).includes(chunk),

@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
@@ -17,6 +18,11 @@ import { runCli } from '../../helpers/worker-process.ts';
 import { demandingTree, download, restoreCli, runBackup } from '../restore/helpers.ts';
 
 const exec = promisify(execFile);
+// Definition names are workflow ids and S3 keys on the shared stack: unique to this run.
+const suffix = randomBytes(3).toString('hex');
+const [SITE, MIRROR, FAILING, STAGED, STREAMED] = ['site', 'mirror', 'failing', 'staged', 'streamed'].map(
+  (n) => `ck-${n}-${suffix}`,
+) as [string, string, string, string, string];
 let env: BackupTestEnv;
 
 before(async () => {
@@ -74,7 +80,7 @@ test('a series of chunked backups with changes in between: every point restores 
      i=0; while [ $i -lt 300 ]; do echo "line $i of some compressible text ${marker}" > /${data}/text-$i.txt; i=$((i+1)); done`,
   );
   const app = await fixtures.sleeper(`${tag}-app`, [data]);
-  await env.writeConfig([{ name: 'site', type: 'standard', containers: [app], volumes: [data] }], {
+  await env.writeConfig([{ name: SITE, type: 'standard', containers: [app], volumes: [data] }], {
     volumeFormat: 'chunked',
   });
   await env.startWorker();
@@ -95,7 +101,7 @@ test('a series of chunked backups with changes in between: every point restores 
   for (let i = 0; i <= changes.length; i++) {
     if (i > 0) await fixtures.sh([data], changes[i - 1]!);
     const tree = await describeTree(await fixtures.mountpoint(data));
-    const manifest = await runBackup(env, 'site');
+    const manifest = await runBackup(env, SITE);
     assert.equal(await fixtures.isRunning(app), true, 'app is running again');
     points.push({ manifest, tree });
   }
@@ -119,11 +125,11 @@ test('a series of chunked backups with changes in between: every point restores 
   }
 
   for (const [i, { manifest, tree }] of points.entries()) {
-    const byHand = await restoreByHand('site', manifest.backupId, data);
+    const byHand = await restoreByHand(SITE, manifest.backupId, data);
     assert.deepEqual(byHand, tree, `point ${i + 1}, restored by the README's steps`);
     const copy = await fixtures.volume(`${tag}-copy-${i}`);
     const restore = await restoreCli(env, [
-      'site',
+      SITE,
       '--backup',
       manifest.backupId,
       '--to-volume',
@@ -143,7 +149,7 @@ test('a series of chunked backups with changes in between: every point restores 
 
   const verify = await runCli([
     'verify',
-    'site',
+    SITE,
     '--all',
     '--identity',
     env.identityPath,
@@ -159,12 +165,12 @@ test('a series of chunked backups with changes in between: every point restores 
   // Two definitions with the same data deduplicate against each other: nothing new is uploaded.
   await env.writeConfig(
     [
-      { name: 'site', type: 'standard', containers: [app], volumes: [data] },
-      { name: 'mirror', type: 'standard', containers: [app], volumes: [data] },
+      { name: SITE, type: 'standard', containers: [app], volumes: [data] },
+      { name: MIRROR, type: 'standard', containers: [app], volumes: [data] },
     ],
     { volumeFormat: 'chunked' },
   );
-  const mirror = volumeObject(await runBackup(env, 'mirror'), data);
+  const mirror = volumeObject(await runBackup(env, MIRROR), data);
   assert.equal(mirror.chunked.newChunks, 0, 'the second definition found every chunk in the store');
   assert.equal(mirror.chunked.uploadedBytes, 0);
   assert.equal(mirror.plaintextBytes, volumeObject(points.at(-1)!.manifest, data).plaintextBytes);
@@ -179,20 +185,20 @@ test('a series of chunked backups with changes in between: every point restores 
 
   // Prune deletes the older points' manifests and indexes and keeps every chunk: the kept point restores.
   await env.writeConfig(
-    [{ name: 'site', type: 'standard', containers: [app], volumes: [data], retention: { keepLast: 1 } }],
+    [{ name: SITE, type: 'standard', containers: [app], volumes: [data], retention: { keepLast: 1 } }],
     {
       volumeFormat: 'chunked',
     },
   );
-  const prune = await runCli(['prune', 'site', '--config', env.configPath]);
+  const prune = await runCli(['prune', SITE, '--config', env.configPath]);
   assert.equal(prune.code, 0, prune.stdout + prune.stderr);
   assert.deepEqual(
-    (await env.backups('site')).prefixes,
-    [`site/${points.at(-1)!.manifest.backupId}/`],
+    (await env.backups(SITE)).prefixes,
+    [`${SITE}/${points.at(-1)!.manifest.backupId}/`],
     'only the newest point is left',
   );
   assert.equal((await listChunks(env.store)).size, chunks.size, 'no chunk was deleted');
-  assert.deepEqual(await restoreByHand('site', points.at(-1)!.manifest.backupId, data), points.at(-1)!.tree);
+  assert.deepEqual(await restoreByHand(SITE, points.at(-1)!.manifest.backupId, data), points.at(-1)!.tree);
 });
 
 test('a run that fails after some chunks were uploaded leaves no manifest; the next run reuses them', async () => {
@@ -204,18 +210,15 @@ test('a run that fails after some chunks were uploaded leaves no manifest; the n
     `head -c 62914560 /dev/urandom > /${first}/a; head -c 41943040 /dev/urandom > /${second}/b`,
   );
   const app = await fixtures.sleeper(`${tag}-fail-app`, [first, second]);
-  await env.writeConfig(
-    [{ name: 'failing', type: 'standard', containers: [app], volumes: [first, second] }],
-    {
-      volumeFormat: 'chunked',
-    },
-  );
+  await env.writeConfig([{ name: FAILING, type: 'standard', containers: [app], volumes: [first, second] }], {
+    volumeFormat: 'chunked',
+  });
   // The worker of the first test serves this one too: the plan comes from the config the CLI reads.
   if (!env.worker) await env.startWorker();
   const before = new Set((await listChunks(env.store)).keys());
   const startedAt = async () => (await fixtures.docker.getContainer(app).inspect()).State.StartedAt;
   const firstStart = await startedAt();
-  const running = runCli(['run', 'failing', '--config', env.configPath]);
+  const running = runCli(['run', FAILING, '--config', env.configPath]);
   // Both volumes are staged before the containers restart and the first upload starts: then spoil the
   // second's staged archive, so that its upload fails once the first volume's chunks are stored.
   await waitFor(async () => (await startedAt()) !== firstStart, 120_000, 'the restart after archiving');
@@ -223,19 +226,19 @@ test('a run that fails after some chunks were uploaded leaves no manifest; the n
   await appendFile(join(env.stagingDir, backupDir!, `${second}.tar`), 'x');
   const run = await running;
   assert.equal(run.code, 1, run.stdout);
-  assert.match(run.stdout, /FAILED failing/);
-  assert.deepEqual((await env.backups('failing')).manifests, [], 'no manifest');
+  assert.match(run.stdout, new RegExp(`FAILED ${FAILING}`));
+  assert.deepEqual((await env.backups(FAILING)).manifests, [], 'no manifest');
   const left = [...(await listChunks(env.store)).keys()].filter((n) => !before.has(n));
   assert.ok(left.length > 0, 'the failed run left chunks');
 
-  const manifest = await runBackup(env, 'failing');
+  const manifest = await runBackup(env, FAILING);
   const reused = volumeObject(manifest, first);
   assert.ok(
     reused.chunked.newChunks < reused.chunked.chunks,
     `the first volume's chunks were reused (${reused.chunked.newChunks} of ${reused.chunked.chunks} uploaded)`,
   );
   const index = parseChunkIndex(
-    (await buffer(await env.store.get(`failing/${manifest.backupId}/${reused.name}`))).toString(),
+    (await buffer(await env.store.get(`${FAILING}/${manifest.backupId}/${reused.name}`))).toString(),
     'index',
   );
   assert.ok(
@@ -243,7 +246,32 @@ test('a run that fails after some chunks were uploaded leaves no manifest; the n
     'the new backup lists chunks the failed run uploaded',
   );
   assert.deepEqual(
-    await restoreByHand('failing', manifest.backupId, first),
+    await restoreByHand(FAILING, manifest.backupId, first),
     await describeTree(await fixtures.mountpoint(first)),
+  );
+});
+
+test('streaming mode (staging: none) stores the same chunks as staged mode', async () => {
+  const { fixtures, tag } = env;
+  const vol = await fixtures.volume(`${tag}-stream`);
+  await fixtures.sh([vol], `${demandingTree(vol, 4)}`);
+  const app = await fixtures.sleeper(`${tag}-stream-app`, [vol]);
+  await env.writeConfig(
+    [
+      { name: STAGED, type: 'standard', containers: [app], volumes: [vol] },
+      { name: STREAMED, type: 'standard', containers: [app], volumes: [vol], staging: 'none' },
+    ],
+    { volumeFormat: 'chunked' },
+  );
+  if (!env.worker) await env.startWorker();
+  const staged = volumeObject(await runBackup(env, STAGED), vol);
+  const streamed = await runBackup(env, STREAMED);
+  const object = volumeObject(streamed, vol);
+  assert.equal(object.chunked.newChunks, 0, 'the streamed tar is the staged one, chunk for chunk');
+  assert.equal(object.sha256, staged.sha256, 'the same chunk index');
+  assert.equal(await fixtures.isRunning(app), true);
+  assert.deepEqual(
+    await restoreByHand(STREAMED, streamed.backupId, vol),
+    await describeTree(await fixtures.mountpoint(vol)),
   );
 });
