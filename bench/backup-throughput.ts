@@ -6,7 +6,7 @@
 //   downtime    vs a plain `tar -c` of the volume to local disk  (target <= 1.3x)
 //   worker peak RSS at 1 GB and at 3 GB                          (target <= 250 MB, no growth)
 // Usage: bash scripts/bench.sh backup-throughput [GB=1] [BIG_GB=3]   (installs restic and the aws CLI)
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { generateIdentity } from '../src/pipeline/age/keys.ts';
 import { listBackups } from '../src/storage/manifest.ts';
 import { createS3Store } from '../src/storage/s3-store.ts';
 import { s3TestTarget } from '../test/helpers/stack-env.ts';
+import { flushWrites, requireStackEnv, sh } from './shell.ts';
 import { startWorker, runCli } from '../test/helpers/worker-process.ts';
 
 const GB = Number(process.argv[2] ?? 1);
@@ -25,34 +26,7 @@ const tag = `bench-${randomBytes(3).toString('hex')}`;
 const work = `/var/tmp/dockvault-${tag}`;
 const docker = new Docker();
 const env = process.env;
-for (const name of [
-  'TEMPORAL_ADDRESS',
-  'DOCKVAULT_S3_ENDPOINT',
-  'DOCKVAULT_S3_BUCKET',
-  'DOCKVAULT_BUSYBOX_IMAGE',
-]) {
-  if (!env[name]) throw new Error(`${name} is not set: run '. .stack/env' first`);
-}
-
-/**
- * Each measurement starts with nothing waiting to be written: the previous one's writes (restic's, the
- * S3 server's) would otherwise be flushed inside the next one (an overlay unmount in `docker stop`
- * syncs the whole disk) and be charged to it.
- */
-function flushWrites() {
-  execFileSync('sync');
-}
-
-function sh(script: string, extraEnv: Record<string, string> = {}): number {
-  flushWrites();
-  const t0 = performance.now();
-  const r = spawnSync('bash', ['-o', 'pipefail', '-c', script], {
-    stdio: 'inherit',
-    env: { ...env, ...extraEnv },
-  });
-  if (r.status !== 0) throw new Error(`failed (${r.status}): ${script}`);
-  return (performance.now() - t0) / 1000;
-}
+requireStackEnv();
 
 /** Mixed content: 30% compressible text in many small files, 70% incompressible large files. */
 async function makeVolume(name: string, gigabytes: number): Promise<{ mountpoint: string; bytes: number }> {

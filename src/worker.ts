@@ -11,6 +11,7 @@ import type { NotifySettings } from './activities/notify.ts';
 import { cachedStores } from './activities/stores.ts';
 import { createDockerClient } from './docker/client.ts';
 import { StoppedRecord } from './docker/stopped-record.ts';
+import { loadDedupKey } from './storage/dedup-key.ts';
 import { writeHealthReport } from './health/health-file.ts';
 import { runHealthChecks } from './health/worker-health.ts';
 import { BackupMetrics } from './metrics/backup-metrics.ts';
@@ -99,6 +100,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
         closedRuns,
         storeFor,
         notify: { settings: settings.alerts?.notify, metrics },
+        dedupKey: () => loadDedupKey(settings.stateDir),
       }),
     });
     const stopReconciler = new AbortController();

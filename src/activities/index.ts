@@ -21,6 +21,8 @@ export interface HostActivityDeps {
   storeFor?: StoreFor;
   /** The worker's webhooks and metrics; without them outcomes are only logged. */
   notify?: NotifyDeps;
+  /** The key chunk names are computed with (storage/dedup-key.ts), read when a chunked backup needs it. */
+  dedupKey: () => Promise<Buffer>;
 }
 
 /** All activities a host's worker serves on its `dockvault.<host>` queue. */
@@ -30,11 +32,12 @@ export function createHostActivities({
   closedRuns,
   storeFor = cachedStores(),
   notify,
+  dedupKey,
 }: HostActivityDeps) {
   return {
     ...createHostPresenceActivities(),
     ...createContainerActivities({ docker, stopped, closedRuns }),
-    ...createTransferActivities({ docker, storeFor }),
+    ...createTransferActivities({ docker, storeFor, dedupKey }),
     ...createStorageActivities({ storeFor }),
     ...createRestoreActivities({ docker, storeFor, stopped, closedRuns }),
     ...createRestorePostgresActivities({ docker, storeFor }),

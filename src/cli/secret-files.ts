@@ -7,6 +7,7 @@ export const FILE_VARIABLES = [
   'AWS_SESSION_TOKEN',
   'DOCKVAULT_AGE_RECIPIENTS',
   'TEMPORAL_API_KEY',
+  'DOCKVAULT_DEDUP_KEY',
 ] as const;
 
 export class SecretFileError extends Error {

@@ -120,6 +120,7 @@ function describeWork(def: BackupDefinition, check: SelectorCheck | undefined): 
     `  reads:      volumes ${list(volumes)}`,
     `  restarts:   ${restart.length === 0 ? (unresolved ? '(in reverse stop order)' : '(nothing)') : `${restart.join(' -> ')}${unresolved ? ' (after the selected ones)' : ''} (only those that were running)`}`,
     `  staging:    ${describeStaging(def.staging)}`,
+    ...(def.volumeFormat === 'chunked' ? ['  volumes as: deduplicated chunks (volumeFormat: chunked)'] : []),
   ];
 }
 

@@ -35,6 +35,7 @@ function resolveDefinition(config: RawConfig, def: RawDefinition) {
     hostConcurrency: config.hosts[host]?.concurrency ?? DEFAULT_HOST_CONCURRENCY,
     stopTimeoutSeconds: def.stopTimeoutSeconds ?? config.stopTimeoutSeconds,
     staging: def.staging ?? config.staging,
+    volumeFormat: def.volumeFormat ?? config.volumeFormat,
     compression: effectiveCompression(config.compression, def.compression),
     retention: def.retention ?? config.retention,
   };

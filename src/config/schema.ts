@@ -156,6 +156,12 @@ export const compressionSchema = z.strictObject({
   level: z.int().optional().describe('zstd 1..19 (default 3), gzip 1..9 (default 6).'),
 });
 
+export const volumeFormatSchema = z
+  .enum(['archive', 'chunked'])
+  .describe(
+    'How standard backups store volumes: archive (one age(zstd(tar)) object per volume) or chunked (deduplicated, encrypted chunks shared by the prefix; docs/FORMAT.md).',
+  );
+
 export const retentionSchema = z
   .strictObject({
     keepLast: nonNegativeInt.optional(),
@@ -295,6 +301,7 @@ export const definitionSchema = z.strictObject({
   stopTimeoutSeconds: nonNegativeInt.optional(),
   staging: stagingSchema.optional(),
   compression: compressionSchema.optional(),
+  volumeFormat: volumeFormatSchema.optional(),
   retention: retentionSchema.optional(),
   recipients: z
     .array(ageRecipient)
@@ -329,6 +336,7 @@ export const rawConfigSchema = z.strictObject({
   encryption: encryptionSchema.prefault({}),
   staging: stagingSchema.prefault({}),
   compression: compressionSchema.prefault({}),
+  volumeFormat: volumeFormatSchema.default('archive'),
   stopTimeoutSeconds: nonNegativeInt.default(30).describe('Grace period for docker stop.'),
   retention: retentionSchema.prefault({}),
   notifications: notificationsSchema.prefault({}),

@@ -44,6 +44,12 @@ export const HOST_TAR_ARGS = [
   '--acls',
   '--one-file-system',
   '--format=posix',
+  // Reading a file changes its atime, a chmod its ctime; tar restores neither. Without them an
+  // unchanged tree gives the same bytes every time, which chunked backups deduplicate.
+  '--pax-option=delete=atime,delete=ctime',
+  // Sparse format 1.0 names each sparse member after tar's pid (GNUSparseFile.<pid>/); 0.0 keeps the
+  // name, so that the bytes stay the same too. GNU tar extracts both.
+  '--sparse-version=0.0',
   // Byte order of names, as the engine's archive: same entry order for both methods, reproducible archives.
   '--sort=name',
 ];

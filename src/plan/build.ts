@@ -42,6 +42,7 @@ export function buildPlan(config: Config, def: BackupDefinition): BackupPlan {
       volumes: def.volumes,
       stopTimeoutSeconds: def.stopTimeoutSeconds,
       staging: def.staging,
+      volumeFormat: def.volumeFormat,
     };
   }
   const pg = def.postgres;

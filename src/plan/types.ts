@@ -53,7 +53,12 @@ export interface StandardBackupPlan extends PlanBase {
   volumes: string[];
   stopTimeoutSeconds: number;
   staging: Staging;
+  /** Absent in plans of older versions: whole archives. */
+  volumeFormat?: VolumeFormat | undefined;
 }
+
+/** archive: one age(zstd(tar)) object per volume; chunked: deduplicated chunks (docs/FORMAT.md). */
+export type VolumeFormat = 'archive' | 'chunked';
 
 export interface PostgresBackupPlan extends PlanBase {
   type: 'postgresqldatabase';
@@ -95,6 +100,8 @@ export interface StoredObject {
   startedAt: string;
   finishedAt: string;
   details?: Record<string, string | number | boolean>;
+  /** A chunked volume (manifest v2): the object is the chunk index. */
+  chunked?: { indexBytes: number; chunks: number; newChunks: number; uploadedBytes: number };
 }
 
 export interface BackupResult {

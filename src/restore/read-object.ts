@@ -8,6 +8,7 @@ import { Meter } from '../pipeline/meter.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
 import { type BackupStore, ObjectIntegrityError } from '../storage/store.ts';
 import { CorruptBackupObjectError } from './errors.ts';
+import { readChunkedObject } from './read-chunks.ts';
 
 export interface ReadObjectOptions {
   store: BackupStore;
@@ -16,7 +17,7 @@ export interface ReadObjectOptions {
   object: ManifestObject;
   compression: CompressionAlgorithm;
   identities: Identity[];
-  /** Where the plaintext goes: tar -x, tar -t, pg_restore --list, or nowhere. */
+  /** Where the plaintext goes: tar -x, tar -t, pg_restore --list, or nowhere (decompressed, if chunked). */
   sink: Writable;
   signal?: AbortSignal | undefined;
   onProgress?: ((plaintextBytes: number) => void) | undefined;
@@ -60,6 +61,8 @@ export function checkStoredObject(
  */
 export async function readBackupObject(opts: ReadObjectOptions): Promise<{ storedBytes: number }> {
   const { key, object } = opts;
+  const { chunked } = object;
+  if (chunked) return readChunkedObject({ ...opts, object: { ...object, chunked } });
   const stored = new Meter(opts.onProgress);
   const body = await opts.store.get(key, { signal: opts.signal, size: object.storedBytes });
   try {

@@ -126,7 +126,8 @@ export async function readIntoCommand(
     object: input.object,
     compression: input.compression,
     identities: await loadIdentities(input.identityFile),
-    sink: readerSink(input.compression, input.reader, input.what),
+    // Chunks are decompressed one by one as they are read (each is its own frame, its length checked).
+    sink: readerSink(input.object.chunked ? 'none' : input.compression, input.reader, input.what),
     signal,
     onProgress,
   });

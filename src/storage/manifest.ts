@@ -1,5 +1,6 @@
 // The manifest: the record of one backup, written last. A backup exists exactly when its manifest does.
 import { z } from 'zod';
+import { CHUNKS_DIR } from './chunks.ts';
 import { backupPrefix, manifestKey, MANIFEST_NAME, parseBackupId } from './layout.ts';
 import { CorruptManifestError, CorruptObjectError, ObjectNotFoundError } from './store.ts';
 import type { BackupStore } from './store.ts';
@@ -25,11 +26,28 @@ const StoredObjectSchema = z.strictObject({
   startedAt: isoTime,
   finishedAt: isoTime,
   details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  /**
+   * v2: the object is a chunk index (docs/FORMAT.md): `sha256` is the index's, `storedBytes` the
+   * index's plus those of every chunk it lists.
+   */
+  chunked: z
+    .strictObject({
+      indexBytes: bytes,
+      chunks: bytes,
+      /** What this backup uploaded; the other chunks were in the store already. */
+      newChunks: bytes,
+      uploadedBytes: bytes,
+    })
+    .optional(),
 });
+
+export const MANIFEST_V1 = 'dockvault-manifest/v1';
+/** v2 adds chunked objects; a backup without any is still written as v1, readable by older versions. */
+export const MANIFEST_V2 = 'dockvault-manifest/v2';
 
 export const ManifestSchema = z
   .strictObject({
-    format: z.literal('dockvault-manifest/v1'),
+    format: z.enum([MANIFEST_V1, MANIFEST_V2]),
     tool: z.strictObject({ name: z.literal('dockvault'), version: z.string().min(1) }),
     definition: z.string().min(1),
     type: z.enum(['standard', 'postgresqldatabase']),
@@ -56,6 +74,8 @@ export const ManifestSchema = z
   .superRefine((m, ctx) => {
     const seen = new Set<string>();
     m.objects.forEach((o, i) => {
+      if (o.chunked && m.format === MANIFEST_V1)
+        ctx.addIssue({ code: 'custom', path: ['objects', i, 'chunked'], message: `needs ${MANIFEST_V2}` });
       if (seen.has(o.name))
         ctx.addIssue({ code: 'custom', path: ['objects', i, 'name'], message: 'duplicate name' });
       seen.add(o.name);
@@ -197,7 +217,9 @@ async function definitionsOf(store: BackupStore, definition: string | undefined)
     backupPrefix(definition, 'x'); // validates the name
     return [definition];
   }
-  return (await store.listPrefixes('')).map((p) => p.slice(0, -1)).filter((d) => d !== '');
+  return (await store.listPrefixes(''))
+    .map((p) => p.slice(0, -1))
+    .filter((d) => d !== '' && d !== CHUNKS_DIR);
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

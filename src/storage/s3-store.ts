@@ -12,6 +12,8 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   PutObjectCommand,
+  PutObjectRetentionCommand,
+  GetObjectRetentionCommand,
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
 import type { ListObjectsV2CommandOutput, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
@@ -245,21 +247,48 @@ export class S3Store implements BackupStore {
     }
   }
 
-  async putJson(key: string, value: unknown): Promise<void> {
-    const body = `${JSON.stringify(value, null, 2)}\n`;
+  async putBuffer(key: string, data: Buffer | string, opts: PutOptions = {}): Promise<void> {
+    const { signal } = opts;
     try {
       await this.#client.send(
         new PutObjectCommand({
           Bucket: this.#target.bucket,
           Key: this.#full(key),
-          Body: body,
-          ContentType: 'application/json',
+          Body: data,
+          ContentType: opts.contentType ?? 'application/octet-stream',
           ...this.#lockParams(),
         }),
+        signal ? { abortSignal: signal } : {},
       );
     } catch (err) {
+      if (signal?.aborted) throw abortReason(signal);
       throw this.#error(err, `put ${key}`, key);
     }
+  }
+
+  async extendRetention(key: string, opts: Pick<PutOptions, 'signal'> = {}): Promise<void> {
+    const { ObjectLockMode: mode, ObjectLockRetainUntilDate: until } = this.#lockParams();
+    if (!mode || !until) return;
+    const { signal } = opts;
+    const send = signal ? { abortSignal: signal } : {};
+    const target = { Bucket: this.#target.bucket, Key: this.#full(key) };
+    try {
+      const current = await this.#client.send(new GetObjectRetentionCommand(target), send);
+      const kept = current.Retention?.RetainUntilDate;
+      // S3 refuses to shorten a retention (COMPLIANCE) or needs a bypass (GOVERNANCE): never ask.
+      if (kept && kept.getTime() >= until.getTime() && current.Retention?.Mode === mode) return;
+      await this.#client.send(
+        new PutObjectRetentionCommand({ ...target, Retention: { Mode: mode, RetainUntilDate: until } }),
+        send,
+      );
+    } catch (err) {
+      if (signal?.aborted) throw abortReason(signal);
+      throw this.#error(err, `extend the retention of ${key}`, key);
+    }
+  }
+
+  async putJson(key: string, value: unknown): Promise<void> {
+    await this.putBuffer(key, `${JSON.stringify(value, null, 2)}\n`, { contentType: 'application/json' });
   }
 
   async getJson(key: string): Promise<unknown> {

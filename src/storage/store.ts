@@ -54,7 +54,19 @@ export interface BackupStore {
   /** Common prefixes one level below `prefix` (relative, ending in "/"). */
   listPrefixes(prefix: string): Promise<string[]>;
   deleteMany(keys: string[]): Promise<void>;
+  /** A small object in one PUT (no multipart upload): manifests, chunk indexes, chunks. */
+  putBuffer(
+    key: string,
+    data: Buffer | string,
+    opts?: Pick<PutOptions, 'signal' | 'contentType'>,
+  ): Promise<void>;
   putJson(key: string, value: unknown): Promise<void>;
+  /**
+   * With `objectLock`: the object is retained at least the target's period from now (a chunk that a new
+   * backup reuses must stay as long as that backup). A longer retention is left as it is; without
+   * `objectLock` nothing happens.
+   */
+  extendRetention(key: string, opts?: Pick<PutOptions, 'signal'>): Promise<void>;
   getJson(key: string): Promise<unknown>;
   listUnfinishedUploads(prefix: string): Promise<UnfinishedUpload[]>;
   abortUnfinishedUploads(prefix: string, opts?: { olderThan?: Date }): Promise<number>;

@@ -14,6 +14,9 @@ import {
   PutBucketPolicyCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { generateIdentity } from '../../../src/pipeline/age/keys.ts';
+import { chunkAndStore } from '../../../src/pipeline/chunk-and-store.ts';
+import { chunkKey, listChunks } from '../../../src/storage/chunks.ts';
 import { createS3Store } from '../../../src/storage/s3-store.ts';
 import type { S3Store } from '../../../src/storage/s3-store.ts';
 import { StorageError } from '../../../src/storage/store.ts';
@@ -97,4 +100,43 @@ test('the preflight probe is not locked: checkWritable passes and leaves nothing
   const keys: string[] = [];
   for await (const o of store.list('')) keys.push(o.key);
   assert.deepEqual(keys.sort(), ['b/1/manifest.json', 'b/1/volumes/data.tar.zst.age']);
+});
+
+test('a chunk reused by a later backup is retained as long as that backup, never shorter', async () => {
+  const data = randomBytes(3 * MiB);
+  const backup = async (days: number, id: string) => {
+    const locked = createS3Store(
+      s3TestTarget('locked', { bucket: Bucket, objectLock: { mode: 'GOVERNANCE', days } }),
+    );
+    try {
+      return await chunkAndStore(Readable.from([data]), {
+        store: locked,
+        indexKey: `c/${id}/volumes/data.tar.chunks`,
+        known: await listChunks(locked),
+        dedupKey: Buffer.alloc(32, 7),
+        compression: { algorithm: 'zstd', level: 3 },
+        recipients: [generateIdentity().recipient],
+        parallel: 2,
+        extendRetention: true,
+      });
+    } finally {
+      locked.destroy();
+    }
+  };
+  const retained = async () =>
+    Promise.all(
+      [...(await listChunks(store)).keys()].map(async (name) =>
+        (await retention(chunkKey(name)))!.RetainUntilDate!.getTime(),
+      ),
+    );
+  const first = await backup(1, '1');
+  assert.ok(first.newChunks >= 2, `${first.newChunks} chunks`);
+  const second = await backup(3, '2');
+  assert.equal(second.newChunks, 0, 'every chunk is reused');
+  const inThreeDays = Date.now() + 3 * 86_400_000;
+  for (const until of await retained())
+    assert.ok(Math.abs(until - inThreeDays) < 5 * 60_000, new Date(until).toISOString());
+  await backup(1, '3');
+  for (const until of await retained())
+    assert.ok(Math.abs(until - inThreeDays) < 5 * 60_000, 'not shortened');
 });

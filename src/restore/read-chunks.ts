@@ -1,0 +1,137 @@
+import { Readable, type Writable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { AgeError } from '../pipeline/age/errors.ts';
+import { createDecryptStream } from '../pipeline/age/decrypt.ts';
+import type { Identity } from '../pipeline/age/keys.ts';
+import type { CompressionAlgorithm } from '../pipeline/compression.ts';
+import { Meter } from '../pipeline/meter.ts';
+import { chunkKey, ChunkIndexError, parseChunkIndex, type ChunkRef } from '../storage/chunks.ts';
+import type { ManifestObject } from '../storage/manifest.ts';
+import { type BackupStore, ObjectNotFoundError, StorageError } from '../storage/store.ts';
+import { CorruptBackupObjectError } from './errors.ts';
+import { checkStoredObject } from './read-object.ts';
+
+const zstdDecompress = promisify(zlib.zstdDecompress);
+const gunzip = promisify(zlib.gunzip);
+
+/** Chunks downloaded and decrypted ahead of the one being written: about this many x 2 x 8 MiB of memory. */
+const READ_AHEAD = 4;
+
+export interface ReadChunkedOptions {
+  store: BackupStore;
+  /** The chunk index's key, which is also how messages name the object. */
+  key: string;
+  object: ManifestObject & { chunked: NonNullable<ManifestObject['chunked']> };
+  compression: CompressionAlgorithm;
+  identities: Identity[];
+  /** Receives the plaintext (the tar stream), already decompressed. */
+  sink: Writable;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((storedBytes: number) => void) | undefined;
+}
+
+async function decompress(data: Buffer, algorithm: CompressionAlgorithm, limit: number): Promise<Buffer> {
+  // One byte over the expected size is enough to tell that a chunk is not the one listed.
+  const opts = { maxOutputLength: limit + 1 };
+  switch (algorithm) {
+    case 'zstd':
+      return zstdDecompress(data, opts);
+    case 'gzip':
+      return gunzip(data, opts);
+    case 'none':
+      return data;
+  }
+}
+
+async function readIndex(opts: ReadChunkedOptions): Promise<ChunkRef[]> {
+  const { store, key, object } = opts;
+  const stored = new Meter();
+  const text = await buffer(
+    (await store.get(key, { signal: opts.signal, size: object.chunked.indexBytes })).pipe(stored),
+  );
+  checkStoredObject(store.location, key, { ...object, storedBytes: object.chunked.indexBytes }, stored);
+  let refs: ChunkRef[];
+  try {
+    refs = parseChunkIndex(text.toString('utf8'), key);
+  } catch (err) {
+    if (err instanceof ChunkIndexError) throw new CorruptBackupObjectError(err.message, { cause: err });
+    throw err;
+  }
+  const total = refs.reduce((n, r) => n + r.plaintextBytes, 0);
+  if (refs.length !== object.chunked.chunks || total !== object.plaintextBytes) {
+    throw new CorruptBackupObjectError(
+      `${key}: the chunk index lists ${refs.length} chunks of ${total} bytes, the manifest ${object.chunked.chunks} of ${object.plaintextBytes}`,
+    );
+  }
+  return refs;
+}
+
+/**
+ * The plaintext of one listed chunk: get (its stored size checked) -> age decrypt (authenticated) ->
+ * decompress -> exactly the listed length. Every failure names the backup's object and the chunk.
+ */
+async function readChunk(opts: ReadChunkedOptions, ref: ChunkRef, i: number, of: number): Promise<Buffer> {
+  const chunk = chunkKey(ref.name);
+  const fail = (what: string, cause?: unknown) =>
+    new CorruptBackupObjectError(`${opts.key}: chunk ${i + 1} of ${of} (${chunk}) ${what}`, { cause });
+  let sealed: Buffer;
+  try {
+    sealed = await buffer(await opts.store.get(chunk, { signal: opts.signal, size: ref.storedBytes }));
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) throw fail('is missing from the store', err);
+    if (err instanceof StorageError && !err.retryable) throw fail(`cannot be read: ${err.message}`, err);
+    throw err;
+  }
+  if (sealed.length !== ref.storedBytes)
+    throw fail(`is ${sealed.length} bytes, the index says ${ref.storedBytes}`);
+  let plaintext: Buffer;
+  try {
+    const compressed = await buffer(
+      Readable.from([sealed]).pipe(createDecryptStream(opts.identities, { name: chunk })),
+    );
+    plaintext = await decompress(compressed, opts.compression, ref.plaintextBytes);
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    if (err instanceof AgeError) throw fail(`failed decryption: ${err.message}`, err);
+    throw fail(`does not decompress (${opts.compression}): ${(err as Error).message}`, err);
+  }
+  if (plaintext.length !== ref.plaintextBytes) {
+    throw fail(`holds ${plaintext.length} bytes, the index says ${ref.plaintextBytes}`);
+  }
+  return plaintext;
+}
+
+/**
+ * readBackupObject for a chunked volume: the index (its sha256 checked against the manifest), then each
+ * chunk in order, a few read ahead, into the sink. The caller discards what the sink produced when this
+ * throws.
+ */
+export async function readChunkedObject(opts: ReadChunkedOptions): Promise<{ storedBytes: number }> {
+  const refs = await readIndex(opts);
+  let storedBytes = opts.object.chunked.indexBytes;
+  const ahead: Promise<Buffer>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (ahead.length < READ_AHEAD && next < refs.length) {
+      const i = next++;
+      const reading = readChunk(opts, refs[i]!, i, refs.length);
+      reading.catch(() => undefined); // awaited in order below
+      ahead.push(reading);
+    }
+  };
+  async function* plaintext() {
+    fill();
+    for (let i = 0; i < refs.length; i++) {
+      const data = await ahead.shift()!;
+      fill();
+      storedBytes += refs[i]!.storedBytes;
+      opts.onProgress?.(storedBytes);
+      yield data;
+    }
+  }
+  await pipeline(Readable.from(plaintext()), opts.sink, opts.signal ? { signal: opts.signal } : {});
+  return { storedBytes };
+}

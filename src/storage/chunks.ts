@@ -1,0 +1,69 @@
+// The chunk store inside a target prefix: `_chunks/<first 2 hex>/<name>` (a definition
+// name never starts with "_", so the chunks never pass for a definition), shared by every definition and
+// host writing to the prefix; and the chunk index of a chunked volume, the ordered list of its chunks.
+import type { BackupStore } from './store.ts';
+
+export const CHUNKS_DIR = '_chunks';
+
+const CHUNK_NAME = /^[0-9a-f]{64}$/;
+
+export interface ChunkRef {
+  /** Hex HMAC-SHA256 of the plaintext under the dedup key. */
+  name: string;
+  plaintextBytes: number;
+  storedBytes: number;
+}
+
+export function chunkKey(name: string): string {
+  if (!CHUNK_NAME.test(name)) throw new TypeError(`chunk name ${JSON.stringify(name)} is not 64 hex digits`);
+  return `${CHUNKS_DIR}/${name.slice(0, 2)}/${name}`;
+}
+
+/** The chunks in the store and their stored sizes: one paginated listing (1,000 chunks a page). */
+export async function listChunks(store: BackupStore): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  for await (const object of store.list(`${CHUNKS_DIR}/`)) {
+    const name = object.key.slice(object.key.lastIndexOf('/') + 1);
+    if (CHUNK_NAME.test(name) && object.key === chunkKey(name)) found.set(name, object.size);
+  }
+  return found;
+}
+
+/**
+ * The index is text, one chunk a line, `<name> <plaintext bytes> <stored bytes>`, so a shell loop can
+ * read it (`while read -r name plain stored`).
+ */
+export function formatChunkIndex(chunks: ChunkRef[]): string {
+  return chunks.map((c) => `${c.name} ${c.plaintextBytes} ${c.storedBytes}\n`).join('');
+}
+
+export class ChunkIndexError extends Error {
+  override name = 'ChunkIndexError';
+  readonly retryable = false;
+}
+
+export function parseChunkIndex(text: string, what: string): ChunkRef[] {
+  if (text === '') return [];
+  if (!text.endsWith('\n')) throw new ChunkIndexError(`${what}: the chunk index does not end with a newline`);
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((line, i) => {
+      const [name, plain, stored, ...rest] = line.split(' ');
+      const plaintextBytes = Number(plain);
+      const storedBytes = Number(stored);
+      if (
+        rest.length > 0 ||
+        !CHUNK_NAME.test(name ?? '') ||
+        !Number.isSafeInteger(plaintextBytes) ||
+        plaintextBytes <= 0 ||
+        !Number.isSafeInteger(storedBytes) ||
+        storedBytes <= 0
+      ) {
+        throw new ChunkIndexError(
+          `${what}: line ${i + 1} of the chunk index is not "<name> <bytes> <bytes>"`,
+        );
+      }
+      return { name: name!, plaintextBytes, storedBytes };
+    });
+}
