@@ -5,6 +5,7 @@ import {
   executeChild,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -22,6 +23,8 @@ import { backupWorkflowId, backupWorkflowOptions } from '../plan/workflow-option
 import { notifyActivities } from './activity-proxies.ts';
 import { runStateQuery, type RunEntry, type RunEntryStatus } from './run-state.ts';
 import { failureMessage } from './prune.ts';
+
+const HOST_LIMITS_PATCH = 'run-within-host-limits';
 
 /**
  * The whole backup process: every definition of the run in turn (or together when `parallel`), each as
@@ -54,7 +57,9 @@ export async function backupRunWorkflow(plan: BackupRunPlan): Promise<BackupRunR
   let cancelled: Error | undefined;
   try {
     for (;;) {
-      for (const step of startableSteps(plan.steps, plan.parallel, { started, ended })) {
+      // Histories recorded before host limits started every ready definition of a parallel run at once.
+      const withinHostLimits = plan.parallel && patched(HOST_LIMITS_PATCH);
+      for (const step of startableSteps(plan.steps, plan.parallel, { started, ended }, withinHostLimits)) {
         const name = step.plan.definition;
         started.add(name);
         const entry = entries.get(name)!;

@@ -65,3 +65,30 @@ test('an "after" outside the run holds nothing up', () => {
     'app',
   ]);
 });
+
+test('parallel within host limits: no more definitions of a host in flight than its limit', () => {
+  const limited = fixtureConfig(
+    `  - { name: a1, type: standard, volumes: [a1] }
+  - { name: a2, type: standard, volumes: [a2] }
+  - { name: a3, type: standard, volumes: [a3] }
+  - { name: b1, type: standard, host: b, volumes: [b1] }
+  - { name: b2, type: standard, host: b, volumes: [b2] }
+`,
+    'hosts: { local: { concurrency: 2 }, b: { concurrency: 1 } }\n',
+  );
+  const { steps } = buildRunPlan(limited, limited.backupDefinitions);
+  const started = new Set<string>();
+  const ended = new Set<string>();
+  assert.deepEqual(names(startableSteps(steps, true, { started, ended })), ['a1', 'a2', 'a3', 'b1', 'b2']);
+  assert.deepEqual(names(startableSteps(steps, true, { started, ended }, true)), ['a1', 'a2', 'b1']);
+  started.add('a1').add('a2').add('b1');
+  assert.deepEqual(startableSteps(steps, true, { started, ended }, true), [], 'both hosts are full');
+  ended.add('a1');
+  assert.deepEqual(
+    names(startableSteps(steps, true, { started, ended }, true)),
+    ['a3'],
+    'a freed place goes to the next of its host',
+  );
+  ended.add('b1');
+  assert.deepEqual(names(startableSteps(steps, true, { started, ended }, true)), ['a3', 'b2']);
+});
