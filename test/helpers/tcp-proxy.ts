@@ -62,15 +62,7 @@ export class TcpProxy {
 
   #connect(client: net.Socket): void {
     const upstream = net.connect(this.#target);
-    this.#sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      this.#sockets.delete(client);
-      this.#sockets.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
+    tieTogether(this.#sockets, client, upstream);
     upstream.pipe(client);
     client.on('data', (chunk: Buffer) => {
       if (!Number.isFinite(this.#bytesPerSecond)) {
@@ -83,4 +75,17 @@ export class TcpProxy {
     });
     upstream.on('drain', () => client.resume());
   }
+}
+
+/** Tracks both sockets of a proxied connection in `open`; an error or close of either ends both. */
+export function tieTogether(open: Set<net.Socket>, client: net.Socket, upstream: net.Socket): void {
+  open.add(client).add(upstream);
+  const drop = () => {
+    client.destroy();
+    upstream.destroy();
+    open.delete(client);
+    open.delete(upstream);
+  };
+  client.on('error', drop).on('close', drop);
+  upstream.on('error', drop).on('close', drop);
 }

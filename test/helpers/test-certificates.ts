@@ -25,18 +25,23 @@ async function openssl(args: string[]): Promise<void> {
   await run('openssl', args);
 }
 
+/** openssl req arguments for a new unencrypted P-256 key written to `keyFile`. */
+const newKey = (keyFile: string) => [
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-keyout',
+  keyFile,
+];
+
 async function selfSigned(dir: string, name: string): Promise<CertPair> {
   const pair = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
   await openssl([
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    pair.key,
+    ...newKey(pair.key),
     '-out',
     pair.cert,
     '-days',
@@ -52,20 +57,7 @@ async function signed(dir: string, name: string, ca: CertPair, extensions: strin
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
   await writeFile(ext, extensions);
-  await openssl([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    pair.key,
-    '-out',
-    csr,
-    '-subj',
-    `/CN=${name}`,
-  ]);
+  await openssl(['req', ...newKey(pair.key), '-out', csr, '-subj', `/CN=${name}`]);
   await openssl([
     'x509',
     '-req',

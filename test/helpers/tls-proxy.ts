@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
+import { tieTogether } from './tcp-proxy.ts';
 import type { TestCertificates } from './test-certificates.ts';
 
 /**
@@ -55,15 +56,7 @@ export class TlsProxy {
 
   #forward(client: tls.TLSSocket): void {
     const upstream = net.connect(this.#target);
-    this.#sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      this.#sockets.delete(client);
-      this.#sockets.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
+    tieTogether(this.#sockets, client, upstream);
     client.pipe(upstream);
     upstream.pipe(client);
   }
