@@ -73,7 +73,7 @@ build_compose() {
 }
 
 ensure_test_tools() {
-  require_commands age age-keygen zstd psql pg_restore
+  require_commands age age-keygen zstd psql pg_restore openssl
   ensure_gnu_tar
   ensure_compose
 }
