@@ -101,6 +101,7 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
         storeFor,
         notify: { settings: settings.alerts?.notify, metrics },
         dedupKey: () => loadDedupKey(settings.stateDir),
+        stateDir: settings.stateDir,
       }),
     });
     const stopReconciler = new AbortController();

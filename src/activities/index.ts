@@ -23,6 +23,8 @@ export interface HostActivityDeps {
   notify?: NotifyDeps;
   /** The key chunk names are computed with (storage/dedup-key.ts), read when a chunked backup needs it. */
   dedupKey: () => Promise<Buffer>;
+  /** The worker's state directory (records of chunked volumes' last backups). */
+  stateDir: string;
 }
 
 /** All activities a host's worker serves on its `dockvault.<host>` queue. */
@@ -33,11 +35,12 @@ export function createHostActivities({
   storeFor = cachedStores(),
   notify,
   dedupKey,
+  stateDir,
 }: HostActivityDeps) {
   return {
     ...createHostPresenceActivities(),
     ...createContainerActivities({ docker, stopped, closedRuns }),
-    ...createTransferActivities({ docker, storeFor, dedupKey }),
+    ...createTransferActivities({ docker, storeFor, dedupKey, stateDir }),
     ...createStorageActivities({ storeFor }),
     ...createRestoreActivities({ docker, storeFor, stopped, closedRuns }),
     ...createRestorePostgresActivities({ docker, storeFor }),

@@ -4,6 +4,14 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { archiveVolume, archiveVolumeToFile, chooseArchiveMethod } from '../docker/archive.ts';
+import { inspectVolume } from '../docker/volumes.ts';
+import {
+  planVolumeReads,
+  storeChangedVolume,
+  type PlanContext,
+  type VolumeReads,
+} from '../incremental/chunked-volume.ts';
+import type { ReadPlan } from '../incremental/read-plan.ts';
 import { compressionSuffix } from '../pipeline/compression.ts';
 import { chunkAndStore } from '../pipeline/chunk-and-store.ts';
 import { sealAndStore, type SealOptions, type SealSource } from '../pipeline/seal-and-store.ts';
@@ -18,12 +26,28 @@ export interface TransferActivityDeps {
   docker: Docker;
   storeFor: StoreFor;
   dedupKey: () => Promise<Buffer>;
+  /** The worker's state directory: chunked volumes keep the record of their last backup there. */
+  stateDir: string;
 }
 
 const MiB = 1024 * 1024;
 
 function stagingPathFor(stagingDir: string, backupId: string, volume: string): string {
   return join(stagingDir, backupId, `${volume}.tar`);
+}
+
+/** Beside a staged archive of changed entries: the plan that says where the rest is stored. */
+function readPlanPathFor(stagingDir: string, backupId: string, volume: string): string {
+  return join(stagingDir, backupId, `${volume}.reads.json`);
+}
+
+function serializePlan(plan: ReadPlan): string {
+  return JSON.stringify({ ...plan, list: plan.list.toString('base64') });
+}
+
+function parsePlan(text: string): ReadPlan {
+  const parsed = JSON.parse(text) as Omit<ReadPlan, 'list'> & { list: string };
+  return { ...parsed, list: Buffer.from(parsed.list, 'base64') };
 }
 
 const OWNER_FILE = '.owner';
@@ -70,6 +94,8 @@ export interface StagedArchive {
   method: string;
   /** The kernel's boot id when the archive was written: staging is not fsynced, a reboot voids it. */
   bootId: string;
+  /** A chunked volume of which only changed entries were archived (the read plan is beside it). */
+  reads?: VolumeReads;
 }
 
 async function currentBootId(): Promise<string> {
@@ -92,19 +118,26 @@ function volumeObjectName(plan: StandardBackupPlan, volume: string): string {
   return `volumes/${volume}.tar${compressionSuffix[plan.compression.algorithm]}.age`;
 }
 
+interface ChunkedOptions {
+  dedupKey: Buffer;
+  parallel: number;
+  extendRetention: boolean;
+  /** Only changed entries are in the source: where the rest is, and where to record this backup. */
+  changed?: { plan: ReadPlan; context: PlanContext; backupId: string };
+}
+
 /** The chunked form of sealAndStore: the tar cut into deduplicated chunks, plus its chunk index. */
 async function storeChunked(
   source: SealSource,
-  options: SealOptions & { dedupKey: Buffer; parallel: number; extendRetention: boolean },
+  options: SealOptions & ChunkedOptions,
 ): Promise<Omit<StoredObject, 'name' | 'kind' | 'source' | 'format' | 'startedAt' | 'finishedAt'>> {
   const stream = 'file' in source ? createReadStream(source.file, { highWaterMark: MiB }) : source;
   const { store } = options;
-  // One listing per volume instead of a HEAD per chunk: 1,000 chunks (1 GiB) a request.
-  const known = await listChunks(store);
-  const stored = await chunkAndStore(stream, {
+  const writer = {
     store,
     indexKey: options.key,
-    known,
+    // One listing per volume instead of a HEAD per chunk: 1,000 chunks (1 GiB) a request.
+    known: await listChunks(store),
     dedupKey: options.dedupKey,
     compression: options.compression,
     recipients: options.recipients,
@@ -112,13 +145,39 @@ async function storeChunked(
     extendRetention: options.extendRetention,
     signal: options.signal,
     onProgress: options.onProgress,
-  });
-  const { indexBytes, chunks, newChunks, uploadedBytes, ...sealed } = stored;
+  };
+  const stored = options.changed
+    ? await storeChangedVolume(options.changed.plan, stream, {
+        ...writer,
+        ...options.changed.context,
+        backupId: options.changed.backupId,
+      })
+    : await chunkAndStore(stream, writer);
+  const { indexBytes, chunks, newChunks, uploadedBytes, refs: _refs, ...sealed } = stored;
   return { ...sealed, chunked: { indexBytes, chunks, newChunks, uploadedBytes } };
 }
 
 /** Activities that move bytes: volume -> staging, staging -> storage, volume -> storage. */
-export function createTransferActivities({ docker, storeFor, dedupKey }: TransferActivityDeps) {
+export function createTransferActivities({ docker, storeFor, dedupKey, stateDir }: TransferActivityDeps) {
+  const planContext = (plan: StandardBackupPlan, volume: string): PlanContext => {
+    const { endpoint, bucket, prefix } = plan.target;
+    return {
+      store: storeFor(plan.target),
+      stateDir,
+      id: { target: `${endpoint ?? 'aws'} ${bucket} ${prefix}`, definition: plan.definition, volume },
+      algorithm: plan.compression.algorithm,
+    };
+  };
+
+  /** A chunked volume on a mountpoint this host reads: scan, and plan to read only what changed. */
+  async function planChangedReads(plan: StandardBackupPlan | undefined, volume: string) {
+    if (plan?.volumeFormat !== 'chunked' || (await chooseArchiveMethod(docker, volume)) !== 'host')
+      return undefined;
+    const context = planContext(plan, volume);
+    const { mountpoint } = await inspectVolume(docker, volume);
+    return { ...(await planVolumeReads(mountpoint, context)), context };
+  }
+
   async function seal(
     plan: StandardBackupPlan,
     recipients: string[],
@@ -126,6 +185,7 @@ export function createTransferActivities({ docker, storeFor, dedupKey }: Transfe
     volume: string,
     open: (signal: AbortSignal) => Promise<{ source: SealSource; done: Promise<void> }>,
     totalBytes: number | undefined,
+    changed?: { plan: ReadPlan; context: PlanContext },
   ): Promise<StoredObject> {
     const name = volumeObjectName(plan, volume);
     const startedAt = new Date().toISOString();
@@ -140,12 +200,13 @@ export function createTransferActivities({ docker, storeFor, dedupKey }: Transfe
         sizeHint: totalBytes,
         onProgress: progress.update,
       };
-      const chunked =
+      const chunked: ChunkedOptions | undefined =
         plan.volumeFormat === 'chunked'
           ? {
               dedupKey: await dedupKey(),
               parallel: plan.target.queueSize,
               extendRetention: plan.target.objectLock !== undefined,
+              ...(changed ? { changed: { ...changed, backupId } } : {}),
             }
           : undefined;
       const { source, done } = await open(progress.signal);
@@ -193,11 +254,23 @@ export function createTransferActivities({ docker, storeFor, dedupKey }: Transfe
       volume: string;
       stagingDir: string;
       backupId: string;
+      /** Given for chunked volumes: only what changed since the last backup is archived. */
+      plan?: StandardBackupPlan;
     }): Promise<StagedArchive> {
       const progress = progressHeartbeat('archiving', input.volume);
       try {
         const method = await chooseArchiveMethod(docker, input.volume);
         const bootId = await currentBootId();
+        const changed = await planChangedReads(input.plan, input.volume);
+        if (changed) {
+          await writeFile(
+            readPlanPathFor(input.stagingDir, input.backupId, input.volume),
+            serializePlan(changed.plan),
+            {
+              mode: 0o600,
+            },
+          );
+        }
         const archived = await archiveVolumeToFile(
           docker,
           input.volume,
@@ -206,9 +279,10 @@ export function createTransferActivities({ docker, storeFor, dedupKey }: Transfe
             method,
             signal: progress.signal,
             onProgress: progress.update,
+            ...(changed ? { paths: changed.plan.list } : {}),
           },
         );
-        return { ...archived, bootId };
+        return { ...archived, bootId, ...(changed ? { reads: changed.reads } : {}) };
       } finally {
         progress.stop();
       }
@@ -224,6 +298,14 @@ export function createTransferActivities({ docker, storeFor, dedupKey }: Transfe
     }): Promise<StoredObject> {
       const path = stagingPathFor(input.stagingDir, input.backupId, input.volume);
       const size = await checkStaged(path, input.staged);
+      const changed = input.staged.reads
+        ? {
+            plan: parsePlan(
+              await readFile(readPlanPathFor(input.stagingDir, input.backupId, input.volume), 'utf8'),
+            ),
+            context: planContext(input.plan, input.volume),
+          }
+        : undefined;
       return seal(
         input.plan,
         input.recipients,
@@ -231,6 +313,7 @@ export function createTransferActivities({ docker, storeFor, dedupKey }: Transfe
         input.volume,
         () => Promise.resolve({ source: { file: path }, done: Promise.resolve() }),
         size,
+        changed,
       );
     },
 
@@ -241,6 +324,7 @@ export function createTransferActivities({ docker, storeFor, dedupKey }: Transfe
       backupId: string;
       volume: string;
     }) {
+      const changed = await planChangedReads(input.plan, input.volume);
       return seal(
         input.plan,
         input.recipients,
@@ -248,10 +332,15 @@ export function createTransferActivities({ docker, storeFor, dedupKey }: Transfe
         input.volume,
         async (signal) => {
           const method = await chooseArchiveMethod(docker, input.volume);
-          const archive = await archiveVolume(docker, input.volume, { method, signal });
+          const archive = await archiveVolume(docker, input.volume, {
+            method,
+            signal,
+            ...(changed ? { paths: changed.plan.list } : {}),
+          });
           return { source: archive.stream, done: archive.done };
         },
         undefined,
+        changed,
       );
     },
 

@@ -25,6 +25,11 @@ export interface ArchiveOptions {
   signal?: AbortSignal;
   /** Image of the temporary container of the 'docker' method (only created, never started). */
   helperImage?: string;
+  /**
+   * Only these entries (NUL-terminated names as tar gives them, `.` and `./dir/file`), in this order,
+   * directories without their contents; 'host' method only.
+   */
+  paths?: Buffer;
 }
 
 export interface VolumeArchive {
@@ -106,13 +111,18 @@ async function spawnHostTar(
   volume: string,
   signal: AbortSignal | undefined,
   output: 'pipe' | number,
+  paths: Buffer | undefined,
 ): Promise<HostTar> {
   const info = await inspectVolume(docker, volume);
   signal?.throwIfAborted();
-  const child = spawn('tar', [...HOST_TAR_ARGS, `--directory=${info.mountpoint}`, '.'], {
-    stdio: ['ignore', output, 'pipe'],
+  const what = paths ? ['--no-recursion', '--null', '--verbatim-files-from', '--files-from=-'] : ['.'];
+  const child = spawn('tar', [...HOST_TAR_ARGS, `--directory=${info.mountpoint}`, ...what], {
+    stdio: [paths ? 'pipe' : 'ignore', output, 'pipe'],
     env: { ...process.env, LC_ALL: 'C.UTF-8' },
   });
+  // A tar that dies early closes its stdin: the error is tar's to report, not the write's.
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(paths);
   const stderr = new BoundedTail(STDERR_TAIL_BYTES);
   const childStderr = child.stderr!;
   childStderr.on('data', (chunk: Buffer) => stderr.push(chunk));
@@ -158,8 +168,13 @@ async function spawnHostTar(
   return { stdout: child.stdout, done, kill };
 }
 
-async function archiveOnHost(docker: Docker, volume: string, signal?: AbortSignal): Promise<VolumeArchive> {
-  const tar = await spawnHostTar(docker, volume, signal, 'pipe');
+async function archiveOnHost(
+  docker: Docker,
+  volume: string,
+  signal: AbortSignal | undefined,
+  paths: Buffer | undefined,
+): Promise<VolumeArchive> {
+  const tar = await spawnHostTar(docker, volume, signal, 'pipe', paths);
   const stdout = tar.stdout!;
   const stream = gatedStream(tar.done, () =>
     tar.kill(new ArchiveError(volume, `archive stream of volume '${volume}' closed early`)),
@@ -203,7 +218,7 @@ async function archiveOnHostToFile(
     );
   }, 100);
   try {
-    const tar = await spawnHostTar(docker, volume, opts.signal, handle.fd);
+    const tar = await spawnHostTar(docker, volume, opts.signal, handle.fd, opts.paths);
     await tar.done.catch(async (err: unknown) => {
       throw await explainFullDisk(err, volume, dirname(path));
     });
@@ -337,7 +352,8 @@ export async function archiveVolume(
   volume: string,
   opts: ArchiveOptions,
 ): Promise<VolumeArchive> {
-  if (opts.method === 'host') return archiveOnHost(docker, volume, opts.signal);
+  if (opts.method === 'host') return archiveOnHost(docker, volume, opts.signal, opts.paths);
+  if (opts.paths) throw new TypeError('archives of chosen entries need the host method');
   return archiveThroughDocker(docker, volume, opts.signal, opts.helperImage);
 }
 

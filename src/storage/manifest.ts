@@ -1,6 +1,5 @@
 // The manifest: the record of one backup, written last. A backup exists exactly when its manifest does.
 import { z } from 'zod';
-import { CHUNKS_DIR } from './chunks.ts';
 import { backupPrefix, manifestKey, MANIFEST_NAME, parseBackupId } from './layout.ts';
 import { CorruptManifestError, CorruptObjectError, ObjectNotFoundError } from './store.ts';
 import type { BackupStore } from './store.ts';
@@ -217,9 +216,12 @@ async function definitionsOf(store: BackupStore, definition: string | undefined)
     backupPrefix(definition, 'x'); // validates the name
     return [definition];
   }
-  return (await store.listPrefixes(''))
-    .map((p) => p.slice(0, -1))
-    .filter((d) => d !== '' && d !== CHUNKS_DIR);
+  return (
+    (await store.listPrefixes(''))
+      .map((p) => p.slice(0, -1))
+      // Names starting with '_' are the store's own (the chunks), never definitions.
+      .filter((d) => d !== '' && !d.startsWith('_'))
+  );
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -272,6 +274,15 @@ export async function listBackups(store: BackupStore, definition?: string): Prom
         (a.backupId < b.backupId ? 1 : a.backupId > b.backupId ? -1 : 0) ||
         a.definition.localeCompare(b.definition),
     );
+}
+
+/** The newest backup id of `definition` with a manifest (ids sort by time), from one listing. */
+export async function latestBackupId(store: BackupStore, definition: string): Promise<string | undefined> {
+  let latest: string | undefined;
+  for (const scan of await scanDefinition(store, definition)) {
+    if (scan.hasManifest && (latest === undefined || scan.backupId > latest)) latest = scan.backupId;
+  }
+  return latest;
 }
 
 /**

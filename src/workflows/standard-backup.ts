@@ -1,4 +1,4 @@
-import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import type { StagedArchive } from '../activities/transfer.ts';
 import type { BackupResult, StandardBackupPlan, StoredObject } from '../plan/types.ts';
 import { backupIdFor, containerActivities, dataActivities, storageActivities } from './activity-proxies.ts';
@@ -71,11 +71,15 @@ async function standardBackup(plan: StandardBackupPlan, explain: ExplainFailure)
       progress.downtimeStarted();
       if (plan.staging.mode === 'staged') {
         progress.phase('archiving volumes to staging');
+        // Chunked volumes archive only what changed since the last backup; the activity needs the plan.
+        const readChanges = plan.volumeFormat === 'chunked' && patched('chunked-volumes-read-changes');
         for (const volume of volumes) {
           const stagingDir = plan.staging.dir;
           staged.set(
             volume,
-            await whileStopped.call(() => data.archiveVolumeToStaging({ volume, stagingDir, backupId })),
+            await whileStopped.call(() =>
+              data.archiveVolumeToStaging({ volume, stagingDir, backupId, ...(readChanges ? { plan } : {}) }),
+            ),
           );
         }
         await docker.checkStillStopped(stopped);

@@ -1,0 +1,94 @@
+// Builds a chunked volume from a read plan: the groups the last backup stored are listed by their
+// chunks, the others are cut from the tar of just their entries (large files by the content chunker,
+// small entries one chunk a group), then the archive's end. The result is the chunk list of the tar
+// stream a full archive of the volume would be, and the groups to record for the next backup.
+import type { Readable } from 'node:stream';
+import type { ChunkWriter } from '../pipeline/chunk-writer.ts';
+import { ContentChunker, DEFAULT_CHUNK_SIZES } from '../pipeline/content-chunker.ts';
+import type { ChunkRef } from '../storage/chunks.ts';
+import type { ReadPlan } from './read-plan.ts';
+import { TarEntrySplitter, TarFormatError } from './tar-entries.ts';
+
+/**
+ * The archive's end: two zero blocks. tar also pads its output to whole records of 20 blocks, which
+ * readers do not need; without the padding the end is the same chunk in every backup.
+ */
+const END_OF_ARCHIVE = Buffer.alloc(1024);
+
+export interface Assembled {
+  /** Groups (by key) and their chunks, for the next backup's reuse. */
+  recorded: Map<string, ChunkRef[]>;
+  plaintextBytes: number;
+}
+
+/** Splits `tar` into its entries, checking each is the one the plan listed, in order. */
+async function* keptEntries(tar: Readable, plan: ReadPlan, what: string) {
+  const names = plan.list.length > 0 ? plan.list.subarray(0, -1).toString('binary').split('\0') : [];
+  const dropped = new Set(plan.dropped);
+  const splitter = new TarEntrySplitter(what);
+  for await (const data of tar as AsyncIterable<Buffer>) {
+    for (const piece of splitter.push(data)) {
+      if (piece.entry === -1) continue;
+      if (piece.entry >= names.length)
+        throw new TarFormatError(`${what}: tar wrote more entries than listed`);
+      if (piece.name && piece.name.toString('binary') !== names[piece.entry]) {
+        throw new TarFormatError(
+          `${what}: tar entry ${piece.entry + 1} is ${JSON.stringify(piece.name.toString())}, ` +
+            `the scan listed ${JSON.stringify(Buffer.from(names[piece.entry]!, 'binary').toString())}`,
+        );
+      }
+      if (!dropped.has(piece.entry)) yield piece;
+    }
+  }
+  splitter.end();
+}
+
+export async function assembleChunks(
+  plan: ReadPlan,
+  tar: Readable,
+  writer: ChunkWriter,
+  what: string,
+): Promise<Assembled> {
+  const recorded = new Map<string, ChunkRef[]>();
+  let length = 0;
+  let next = 0; // the group to write next
+  const reuseUpTo = async (end: number) => {
+    for (; next < end; next++) {
+      const g = plan.groups[next]!;
+      if (!g.reuse) return;
+      for (const ref of g.reuse) {
+        await writer.reuse(ref, what);
+        length += ref.plaintextBytes;
+      }
+      recorded.set(g.key, g.reuse);
+    }
+  };
+  const entries = keptEntries(tar, plan, what);
+  for (;;) {
+    await reuseUpTo(plan.groups.length);
+    const g = plan.groups[next];
+    if (!g) break;
+    const refs: ChunkRef[] = [];
+    const take = async (plaintext: Buffer) => {
+      refs.push(await writer.add(plaintext));
+      length += plaintext.length;
+    };
+    const chunker = g.large ? new ContentChunker(DEFAULT_CHUNK_SIZES) : undefined;
+    const small: Buffer[] = [];
+    let ended = 0;
+    while (ended < g.entries) {
+      const { value: piece, done } = await entries.next();
+      if (done) throw new TarFormatError(`${what}: tar wrote fewer entries than listed`);
+      if (chunker) for (const c of chunker.push(piece.data)) await take(c);
+      else small.push(piece.data);
+      if (piece.last) ended++;
+    }
+    const rest = chunker ? chunker.end() : Buffer.concat(small);
+    if (rest && rest.length > 0) await take(rest);
+    if (g.record) recorded.set(g.key, refs);
+    next++;
+  }
+  if (!(await entries.next()).done) throw new TarFormatError(`${what}: tar wrote more entries than listed`);
+  await writer.add(END_OF_ARCHIVE);
+  return { recorded, plaintextBytes: length + END_OF_ARCHIVE.length };
+}
