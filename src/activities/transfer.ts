@@ -32,6 +32,12 @@ export interface TransferActivityDeps {
 
 const MiB = 1024 * 1024;
 
+/**
+ * Chunks in flight per volume, at least: a chunk is one small PUT (about 1 MiB), so few in flight
+ * leave the connection waiting on round trips (docs/FORMAT.md, "Writing a backup").
+ */
+const CHUNK_UPLOADS = 8;
+
 function stagingPathFor(stagingDir: string, backupId: string, volume: string): string {
   return join(stagingDir, backupId, `${volume}.tar`);
 }
@@ -204,7 +210,7 @@ export function createTransferActivities({ docker, storeFor, dedupKey, stateDir 
         plan.volumeFormat === 'chunked'
           ? {
               dedupKey: await dedupKey(),
-              parallel: plan.target.queueSize,
+              parallel: Math.max(plan.target.queueSize, CHUNK_UPLOADS),
               extendRetention: plan.target.objectLock !== undefined,
               ...(changed ? { changed: { ...changed, backupId } } : {}),
             }

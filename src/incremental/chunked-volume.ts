@@ -22,7 +22,7 @@ import {
   saveVolumeState,
   type VolumeStateId,
 } from './volume-state.ts';
-import { scanVolume } from './volume-scan.ts';
+import { scanVolume, type ScannedEntry } from './volume-scan.ts';
 
 export interface VolumeReads {
   entries: number;
@@ -68,7 +68,15 @@ export async function planVolumeReads(
   else if (state.backupId !== latest) {
     fullReadBecause = `the worker's record is of backup ${state.backupId}, the latest is ${latest ?? 'none'}`;
   } else if (state.algorithm !== ctx.algorithm) fullReadBecause = `the last backup used ${state.algorithm}`;
-  const plan = planReads(entries, groups, fullReadBecause ? undefined : reusableGroups(state!));
+  const known = fullReadBecause ? undefined : state!.files;
+  // Written in place since the last backup (same inode, new mtime), or cut in blocks then: blocks.
+  const inPlace = (e: ScannedEntry) => {
+    const before = known?.[e.path.toString('latin1')];
+    return (
+      before !== undefined && before[0] === String(e.ino) && (before[2] || before[1] !== String(e.mtimeNs))
+    );
+  };
+  const plan = planReads(entries, groups, fullReadBecause ? undefined : reusableGroups(state!), inPlace);
   return {
     plan,
     reads: {
@@ -95,12 +103,13 @@ export async function storeChangedVolume(
   const writer = new ChunkWriter(options);
   const what = `volume '${options.id.volume}'`;
   try {
-    const { recorded } = await assembleChunks(plan, tar, writer, what);
+    const { recorded, cutInBlocks } = await assembleChunks(plan, tar, writer, what);
+    for (const file of cutInBlocks) plan.files[file]![2] = true;
     const stored = await writer.finish();
     await saveVolumeState(
       options.stateDir,
       options.id,
-      { backupId: options.backupId, algorithm: options.algorithm },
+      { backupId: options.backupId, algorithm: options.algorithm, files: plan.files },
       recorded,
     );
     return stored;

@@ -2,11 +2,21 @@
 // worker's record of the last backup does not have. The rest is listed by chunk name, unread.
 import type { ChunkRef } from '../storage/chunks.ts';
 import type { EntryGroup } from './entry-groups.ts';
+import type { LargeFiles } from './volume-state.ts';
 import type { ScannedEntry } from './volume-scan.ts';
+
+/**
+ * How a read group is cut: small entries as one chunk; a large file by content (insertions move
+ * only nearby cuts), or, once it has been seen written in place (a database, a VM image), its data in
+ * fixed blocks, so that a few rewritten pages cost about their blocks.
+ */
+export type GroupCut = 'whole' | 'content' | 'blocks';
 
 export interface PlannedGroup {
   key: string;
-  large: boolean;
+  cut: GroupCut;
+  /** A large file's name (latin1), the key of its line in `files`. */
+  file?: string;
   /** Entries of the group (read groups: that many of the tar's kept entries). */
   entries: number;
   /** The last backup's chunks of this group, when they can be reused. */
@@ -26,6 +36,8 @@ export interface ReadPlan {
   /** Bytes of the files read (their sizes). */
   readBytes: number;
   reusedGroups: number;
+  /** The large files of this scan and how they are cut, for the next backup's record. */
+  files: LargeFiles;
 }
 
 /**
@@ -37,17 +49,26 @@ export function planReads(
   entries: ScannedEntry[],
   groups: EntryGroup[],
   previous: ReadonlyMap<string, ChunkRef[]> | undefined,
+  inPlace: (entry: ScannedEntry) => boolean = () => false,
 ): ReadPlan {
   const read = new Uint8Array(entries.length); // 1 read, 2 read and dropped
   const planned: PlannedGroup[] = [];
+  const files: LargeFiles = {};
   let readEntries = 0;
   let readBytes = 0;
   let reusedGroups = 0;
   for (const g of groups) {
     const reuse = previous?.get(g.key);
+    const cut: GroupCut = !g.large ? 'whole' : inPlace(entries[g.first]!) ? 'blocks' : 'content';
+    const file = g.large ? entries[g.first]!.path.toString('latin1') : undefined;
+    if (file !== undefined) {
+      const e = entries[g.first]!;
+      files[file] = [String(e.ino), String(e.mtimeNs), cut === 'blocks'];
+    }
     planned.push({
       key: g.key,
-      large: g.large,
+      cut,
+      ...(file !== undefined ? { file } : {}),
       entries: g.count,
       record: !g.racy,
       ...(reuse ? { reuse } : {}),
@@ -86,5 +107,6 @@ export function planReads(
     readEntries,
     readBytes,
     reusedGroups,
+    files,
   };
 }

@@ -16,6 +16,7 @@ export interface ScannedEntry {
   dev: bigint;
   ino: bigint;
   nlink: number;
+  mtimeNs: bigint;
   ctimeNs: bigint;
 }
 
@@ -49,6 +50,7 @@ function entryOf(path: Buffer, stats: BigIntStats, kind: EntryKind): ScannedEntr
     dev: stats.dev,
     ino: stats.ino,
     nlink: Number(stats.nlink),
+    mtimeNs: stats.mtimeNs,
     ctimeNs: stats.ctimeNs,
   };
 }

@@ -22,7 +22,11 @@ export interface VolumeState {
   backupId: string;
   algorithm: CompressionAlgorithm;
   groups: Record<string, [name: string, plaintextBytes: number, storedBytes: number][]>;
+  /** Large files by name (as tar names them, latin1): inode, mtime (ns), cut in blocks. */
+  files?: LargeFiles;
 }
+
+export type LargeFiles = Record<string, [ino: string, mtimeNs: string, blocks: boolean]>;
 
 function statePath(stateDir: string, id: VolumeStateId): string {
   const name = createHash('sha256')

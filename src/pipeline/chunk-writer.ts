@@ -125,6 +125,12 @@ export class ChunkWriter {
     return ref;
   }
 
+  /** Whether the store (or this writer) has the chunk of this plaintext already. */
+  isStored(plaintext: Buffer): boolean {
+    const { known, dedupKey, compression } = this.options;
+    return known.has(chunkName(dedupKey, compression.algorithm, plaintext));
+  }
+
   /** A chunk an earlier backup stored: listed without reading it. It must still be in the store. */
   async reuse(ref: ChunkRef, what: string): Promise<void> {
     if (!this.options.known.has(ref.name)) {

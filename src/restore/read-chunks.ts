@@ -17,8 +17,13 @@ import { checkStoredObject } from './read-object.ts';
 const zstdDecompress = promisify(zlib.zstdDecompress);
 const gunzip = promisify(zlib.gunzip);
 
-/** Chunks downloaded and decrypted ahead of the one being written: about this many x 2 x 8 MiB of memory. */
-const READ_AHEAD = 4;
+/**
+ * Chunks downloaded and decrypted ahead of the one being written: up to this many, and while they add
+ * up to less than READ_AHEAD_BYTES (stored plus plaintext). Small chunks (blocks of files written in
+ * place, 64 KiB) need many requests in flight to keep the connection busy; big ones need few.
+ */
+const READ_AHEAD = 32;
+const READ_AHEAD_BYTES = 48 * 1024 * 1024;
 
 export interface ReadChunkedOptions {
   store: BackupStore;
@@ -113,19 +118,27 @@ export async function readChunkedObject(opts: ReadChunkedOptions): Promise<{ sto
   const refs = await readIndex(opts);
   let storedBytes = opts.object.chunked.indexBytes;
   const ahead: Promise<Buffer>[] = [];
+  let aheadBytes = 0;
   let next = 0;
+  const cost = (ref: ChunkRef) => ref.storedBytes + ref.plaintextBytes;
   const fill = () => {
-    while (ahead.length < READ_AHEAD && next < refs.length) {
+    while (
+      next < refs.length &&
+      (ahead.length === 0 ||
+        (ahead.length < READ_AHEAD && aheadBytes + cost(refs[next]!) <= READ_AHEAD_BYTES))
+    ) {
       const i = next++;
       const reading = readChunk(opts, refs[i]!, i, refs.length);
       reading.catch(() => undefined); // awaited in order below
       ahead.push(reading);
+      aheadBytes += cost(refs[i]!);
     }
   };
   async function* plaintext() {
     fill();
     for (let i = 0; i < refs.length; i++) {
       const data = await ahead.shift()!;
+      aheadBytes -= cost(refs[i]!);
       fill();
       storedBytes += refs[i]!.storedBytes;
       opts.onProgress?.(storedBytes);

@@ -164,3 +164,41 @@ test('a lost or stale record of the last backup: the next backup reads everythin
   assert.equal(chunkedOf(fourth).newChunks <= 3, true, 'reading everything still stores only the new chunks');
   await assertRestores(STALE, fourth, data, await describeTree(await fixtures.mountpoint(data)));
 });
+
+test('a large file written in place costs about its rewritten pages', async () => {
+  const { fixtures, tag } = env;
+  const data = await fixtures.volume(`${tag}-pages`);
+  await fixtures.sh([data], `head -c 33554432 /dev/urandom > /${data}/db.sqlite; echo x > /${data}/note`);
+  const app = await fixtures.sleeper(`${tag}-pages-app`, [data]);
+  const name = `cr-pages-${suffix}`;
+  await env.writeConfig([{ name, type: 'standard', containers: [app], volumes: [data] }], {
+    volumeFormat: 'chunked',
+  });
+  if (!env.worker) await env.startWorker();
+  const rewrite = (pages: number[]) =>
+    fixtures.sh(
+      [data],
+      pages
+        .map(
+          (p) =>
+            `head -c 4096 /dev/urandom | dd of=/${data}/db.sqlite bs=4096 seek=${p} conv=notrunc 2>/dev/null`,
+        )
+        .join('\n'),
+    );
+  await runBackup(env, name);
+  // The first write in place is seen as one (same inode, new mtime): from then on, blocks.
+  await rewrite([10]);
+  const switched = await runBackup(env, name);
+  assert.ok(
+    chunkedOf(switched).chunks > 500,
+    `${chunkedOf(switched).chunks} chunks: the file is cut in 64 KiB blocks`,
+  );
+  await rewrite([3, 1000, 5000, 8000]);
+  const tree = await describeTree(await fixtures.mountpoint(data));
+  const pages = await runBackup(env, name);
+  const { newChunks, uploadedBytes } = chunkedOf(pages);
+  // Four pages in four blocks, plus the file's tar header.
+  assert.ok(newChunks <= 6, `${newChunks} new chunks`);
+  assert.ok(uploadedBytes < 512 * 1024, `${uploadedBytes} bytes uploaded for 16 KiB rewritten`);
+  await assertRestores(name, pages, data, tree);
+});
