@@ -46,7 +46,8 @@ export async function listChunks(store: BackupStore): Promise<Map<string, number
   const { markers } = await readMarkers(store);
   const found = new Map<string, number>();
   for (const [name, object] of await listStoredChunks(store)) {
-    if (!markers.some((m) => m.candidates.get(name) === object.etag)) found.set(name, object.size);
+    const marked = object.etag !== undefined && markers.some((m) => m.candidates.get(name) === object.etag);
+    if (!marked) found.set(name, object.size);
   }
   return found;
 }
