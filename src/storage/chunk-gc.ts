@@ -99,6 +99,28 @@ function expired(candidates: Map<string, ObjectInfo>, aged: CandidateMarker[]): 
   return due;
 }
 
+/**
+ * Rewrites the markers that list chunks an index lists now (a run that reused a chunk while a prune
+ * marked it), without them: backups may reuse them again, and a chunk reused by name from the
+ * previous backup (without reading it) is found in the listing. Leaving entries out only ever keeps
+ * more chunks, so a concurrent rewrite or removal of the same marker is harmless.
+ */
+async function unmarkReferenced(
+  store: BackupStore,
+  markers: CandidateMarker[],
+  referenced: Set<string>,
+): Promise<void> {
+  for (const marker of markers) {
+    const stale = [...marker.candidates.keys()].filter((name) => referenced.has(name));
+    if (stale.length === 0) continue;
+    for (const name of stale) marker.candidates.delete(name);
+    await store.putBuffer(marker.key, formatMarker(marker.candidates), {
+      contentType: 'text/plain',
+      unlocked: true,
+    });
+  }
+}
+
 function isLockDenial(code: string): boolean {
   return code === 'AccessDenied';
 }
@@ -184,6 +206,7 @@ export async function collectChunks(store: BackupStore, opts: ChunkGcOptions): P
     } else result.warnings.push(`${object.key}: the store gives no tag for it, not collected`);
   }
   const due = expired(candidates, aged);
+  if (!opts.dryRun) await unmarkReferenced(store, markers, refs.names);
   if (opts.dryRun) {
     for (const object of due.values()) add(result.deleted, object);
     return result;

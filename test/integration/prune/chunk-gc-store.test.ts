@@ -119,6 +119,24 @@ test('references of every definition and of runs in progress are kept; a chunk s
   assert.equal(stale.candidates.chunks, 2);
 });
 
+test('a marked chunk that a backup completed since lists is unmarked, so the next backup can reuse it', async () => {
+  const store = newStore();
+  const [reused, garbage] = [name(), name()];
+  for (const c of [reused, garbage]) await putChunk(store, c);
+  const marked = await collectChunks(store, options());
+  assert.equal(marked.candidates.chunks, 2);
+  assert.equal((await listChunks(store)).has(reused), false);
+  // A run that had listed the chunk before the marker was written completes, listing it.
+  await backup(store, 'site/20261201T000000Z-aaaa/', [reused]);
+  const next = await collectChunks(store, options());
+  assert.deepEqual([next.referenced.chunks, next.candidates.chunks], [1, 1]);
+  const reusable = await listChunks(store);
+  assert.deepEqual([reusable.has(reused), reusable.has(garbage)], [true, false]);
+  await sleep(GRACE + 200);
+  assert.equal((await collectChunks(store, options())).deleted.chunks, 1);
+  assert.deepEqual([...(await listStoredChunks(store)).keys()], [reused]);
+});
+
 test('a dry run counts the backups it would delete as gone, and writes nothing', async () => {
   const store = newStore();
   const [old, fresh] = [name(), name()];
