@@ -1,10 +1,12 @@
-// Prune: applies a definition's retention policy to its backups in storage, and sweeps what failed
-// runs left behind. A backup's manifest goes first, then its objects: a crash half-way leaves
-// objects without a manifest (an incomplete leftover, swept later), never a half backup that lists.
+// Prune: applies a definition's retention policy to its backups in storage, sweeps what failed
+// runs left behind, then collects the prefix's unreferenced chunks. A backup's manifest goes first,
+// then its objects, chunks last: a crash half-way leaves objects without a manifest (an incomplete
+// leftover, swept later) or unreferenced chunks, never a half backup that lists.
 import { log } from '@temporalio/activity';
 import type { PrunePlan } from '../plan/types.ts';
 import { applyRetention, describePolicy } from '../retention/policy.ts';
 import { backupPrefix, manifestKey, parseBackupId } from '../storage/layout.ts';
+import { collectChunks, DEFAULT_CHUNK_GRACE_MS, type ChunkGcResult } from '../storage/chunk-gc.ts';
 import { listBackups, listIncomplete } from '../storage/manifest.ts';
 import { DeleteObjectsError, StorageAccessError, type BackupStore } from '../storage/store.ts';
 import type { StoreFor } from './stores.ts';
@@ -40,6 +42,8 @@ export interface PruneResult {
   leftovers: PrunedLeftover[];
   /** Unfinished multipart uploads older than a day: aborted, or would be in a dry run. */
   abortedUploads: number;
+  /** The prefix's chunks (absent in results of versions before chunk collection). */
+  chunks?: ChunkGcResult | undefined;
   warnings: string[];
 }
 
@@ -57,6 +61,16 @@ async function deletePrefix(store: BackupStore, prefix: string): Promise<number>
   for await (const o of store.list(prefix)) keys.push(o.key);
   if (keys.length > 0) await store.deleteMany(keys);
   return keys.length;
+}
+
+/** In a dry run, the prefixes the real run would have removed: their chunks count as unreferenced. */
+function wouldDelete(definition: string, result: PruneResult): Set<string> {
+  return new Set(
+    [
+      ...result.backups.filter((b) => b.action === 'delete').map((b) => b.backupId),
+      ...result.leftovers.filter((l) => l.action === 'delete').map((l) => l.backupId),
+    ].map((id) => backupPrefix(definition, id)),
+  );
 }
 
 export interface PruneOptions {
@@ -162,6 +176,23 @@ export async function pruneDefinition(
   result.abortedUploads = plan.dryRun
     ? (await store.listUnfinishedUploads(dir)).filter((u) => u.initiated && u.initiated < olderThan).length
     : await store.abortUnfinishedUploads(dir, { olderThan });
+
+  const chunks = await collectChunks(store, {
+    graceMs: plan.target.chunkGraceMs ?? DEFAULT_CHUNK_GRACE_MS,
+    inProgressMs: INCOMPLETE_GRACE_MS,
+    dryRun: plan.dryRun,
+    now,
+    ignoring: plan.dryRun ? wouldDelete(plan.definition, result) : undefined,
+  });
+  result.chunks = chunks;
+  result.warnings.push(...chunks.warnings);
+  if (chunks.deleted.chunks + chunks.locked.chunks > 0 || chunks.marker) {
+    say('collected chunks', {
+      deleted: chunks.deleted.chunks,
+      locked: chunks.locked.chunks,
+      candidates: chunks.candidates.chunks,
+    });
+  }
   return result;
 }
 

@@ -7,6 +7,11 @@ import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
 import { readBackupObjectInto } from '../restore/read-thread.ts';
 import { checkIdentityMatches } from '../restore/select.ts';
+import {
+  verifyChunksOnce,
+  type ChunkedObjectToVerify,
+  type SharedChunkVerify,
+} from '../restore/verify-chunks.ts';
 import { objectKey } from '../storage/layout.ts';
 import { listBackups, type BackupListing, type ManifestObject } from '../storage/manifest.ts';
 import { StorageError, type S3Target } from '../storage/store.ts';
@@ -120,6 +125,38 @@ export function createVerifyActivities({ storeFor }: VerifyActivityDeps) {
           // The report names the object once, in front of what is wrong with it.
           error: message.startsWith(`${key}: `) ? message.slice(key.length + 2) : message,
         };
+      } finally {
+        progress.stop();
+      }
+    },
+
+    /**
+     * The chunked volumes of several backups at once: each index checked, each chunk they list read,
+     * authenticated and decompressed once (a damaged chunk fails every object that lists it). Without
+     * the tar reader: that needs each backup's whole stream, which is what reading once avoids.
+     */
+    async verifyChunkedObjects(input: {
+      target: S3Target;
+      definition: string;
+      identityFile: string;
+      items: ChunkedObjectToVerify[];
+    }): Promise<SharedChunkVerify> {
+      const total = input.items.reduce((n, i) => n + i.object.storedBytes, 0);
+      const progress = progressHeartbeat('verifying', 'chunks', total);
+      try {
+        const result = await verifyChunksOnce({
+          store: storeFor(input.target),
+          definition: input.definition,
+          items: input.items,
+          identities: await loadIdentities(input.identityFile),
+          signal: progress.signal,
+          onProgress: progress.update,
+        });
+        for (const o of result.objects) {
+          if (!o.ok)
+            log.warn('object failed verification', { backupId: o.backupId, name: o.name, error: o.error });
+        }
+        return result;
       } finally {
         progress.stop();
       }

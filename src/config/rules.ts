@@ -1,3 +1,4 @@
+import { parseInterval } from './duration.ts';
 import type { PathIssue } from './errors.ts';
 import { COMPRESSION_LEVELS, DEFAULT_HOST } from './schema.ts';
 import { didYouMean } from './suggest.ts';
@@ -199,6 +200,24 @@ function hostLimitRules(raw: Obj, definitions: unknown[], into: PathIssue[]): vo
   }
 }
 
+/**
+ * A chunk that no complete backup uses is deleted a grace period after a prune first saw it so: a run
+ * that reused it must have written its manifest by then, so the grace must cover the longest run.
+ */
+function chunkGraceRules(raw: Obj, definitions: unknown[], into: PathIssue[]): void {
+  const text = isObj(raw.s3) ? raw.s3.chunkGrace : undefined;
+  const grace = typeof text === 'string' ? parseInterval(text) : undefined;
+  if (!grace?.ok) return;
+  definitions.forEach((def, i) => {
+    if (!isObj(def) || typeof def.timeoutMinutes !== 'number') return;
+    if (def.timeoutMinutes * 60_000 <= grace.ms) return;
+    into.push({
+      path: ['s3', 'chunkGrace'],
+      message: `${String(text)} is shorter than ${formatPath(['backupDefinitions', i, 'timeoutMinutes'])} (${def.timeoutMinutes} minutes): prune could delete a chunk a run still in progress reuses; make chunkGrace at least the longest timeoutMinutes`,
+    });
+  });
+}
+
 export function crossFieldIssues(raw: unknown): PathIssue[] {
   const issues: PathIssue[] = [];
   if (!isObj(raw)) return issues;
@@ -217,5 +236,6 @@ export function crossFieldIssues(raw: unknown): PathIssue[] {
   });
   runOrderRules(definitions, issues);
   hostLimitRules(raw, definitions, issues);
+  chunkGraceRules(raw, definitions, issues);
   return issues;
 }

@@ -26,6 +26,7 @@ import { didYouMean } from './suggest.ts';
 
 export const DEFAULT_HOST = 'local';
 export const DEFAULT_STAGING_DIR = '/var/lib/dockvault/staging';
+export const DEFAULT_CHUNK_GRACE = '25h';
 export const COMPRESSION_LEVELS = {
   zstd: { min: 1, max: 19, default: 3 },
   gzip: { min: 1, max: 9, default: 6 },
@@ -117,10 +118,16 @@ export const s3Schema = z
       .strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), days: positiveInt })
       .optional()
       .describe('Object Lock retention applied to every uploaded object.'),
+    chunkGrace: interval
+      .prefault(DEFAULT_CHUNK_GRACE)
+      .describe(
+        `How long prune waits before deleting a chunk no backup uses any more (volumeFormat: chunked): at least as long as the longest run of any definition writing to this bucket and prefix, from any host, because a running backup may reuse a chunk before its manifest exists. Default ${DEFAULT_CHUNK_GRACE}: a day plus an hour of margin; must not be shorter than any definition's timeoutMinutes.`,
+      ),
   })
-  .transform(({ forcePathStyle, ...rest }) => ({
+  .transform(({ forcePathStyle, chunkGrace, ...rest }) => ({
     ...rest,
     forcePathStyle: forcePathStyle ?? rest.endpoint !== undefined,
+    chunkGraceMs: chunkGrace,
   }))
   .describe(
     'S3 target. Credentials never live here: they come from the environment or the AWS credential chain.',

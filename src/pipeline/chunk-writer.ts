@@ -20,8 +20,10 @@ export interface ChunkWriterOptions {
   store: BackupStore;
   /** Where the chunk index goes (under the backup's prefix). */
   indexKey: string;
-  /** Chunks already in the store, with their stored sizes; chunks this writer uploads are added. */
+  /** Chunks already in the store a backup may reuse, with their stored sizes; chunks this writer uploads are added. */
   known: Map<string, number>;
+  /** Every chunk in the store (reusable or marked by a prune), for reuse(); `known` when not given. */
+  stored?: ReadonlyMap<string, number>;
   dedupKey: Buffer;
   compression: Compression;
   recipients: string[];
@@ -131,9 +133,12 @@ export class ChunkWriter {
     return known.has(chunkName(dedupKey, compression.algorithm, plaintext));
   }
 
-  /** A chunk an earlier backup stored: listed without reading it. It must still be in the store. */
+  /**
+   * A chunk of the definition's latest backup: listed without reading it. It must still be in the
+   * store (`stored`), marked by a prune or not (see listChunkStore).
+   */
   async reuse(ref: ChunkRef, what: string): Promise<void> {
-    if (!this.options.known.has(ref.name)) {
+    if (!this.options.known.has(ref.name) && !this.options.stored?.has(ref.name)) {
       throw new MissingChunkError(`${what}: chunk ${ref.name} is no longer in the store`);
     }
     await this.take({ ...ref }, undefined);

@@ -206,6 +206,11 @@ export interface VerifyResult {
   objects: VerifiedObject[];
   /** Problems of a whole backup (unreadable manifest, wrong identity), by backup id. */
   backupErrors: { backupId: string; error: string }[];
+  /**
+   * Chunked volumes of several backups, verified together: distinct chunks read, and chunks their
+   * indexes list (absent when each object was read on its own).
+   */
+  chunks?: { read: number; listed: number } | undefined;
 }
 
 /** `dockvault restore` of a PostgreSQL backup: globals, then each database, with pg_restore in the container. */

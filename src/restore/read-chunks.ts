@@ -51,7 +51,10 @@ async function decompress(data: Buffer, algorithm: CompressionAlgorithm, limit: 
   }
 }
 
-async function readIndex(opts: ReadChunkedOptions): Promise<ChunkRef[]> {
+/** The index of a chunked object: its sha256 checked against the manifest, its lengths against its totals. */
+export async function readIndex(
+  opts: Pick<ReadChunkedOptions, 'store' | 'key' | 'object' | 'signal'>,
+): Promise<ChunkRef[]> {
   const { store, key, object } = opts;
   const stored = new Meter();
   const text = await buffer(
@@ -74,17 +77,30 @@ async function readIndex(opts: ReadChunkedOptions): Promise<ChunkRef[]> {
   return refs;
 }
 
+/** What is wrong with a chunk, without the object that lists it (several may). */
+export class ChunkReadError extends Error {
+  override name = 'ChunkReadError';
+  readonly retryable = false;
+}
+
+export interface ChunkSource {
+  store: BackupStore;
+  compression: CompressionAlgorithm;
+  identities: Identity[];
+  signal?: AbortSignal | undefined;
+}
+
 /**
  * The plaintext of one listed chunk: get (its stored size checked) -> age decrypt (authenticated) ->
- * decompress -> exactly the listed length. Every failure names the backup's object and the chunk.
+ * decompress -> exactly the listed length. A damaged or missing chunk is a ChunkReadError saying what
+ * is wrong; a transient storage failure is thrown as it is.
  */
-async function readChunk(opts: ReadChunkedOptions, ref: ChunkRef, i: number, of: number): Promise<Buffer> {
+export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Promise<Buffer> {
   const chunk = chunkKey(ref.name);
-  const fail = (what: string, cause?: unknown) =>
-    new CorruptBackupObjectError(`${opts.key}: chunk ${i + 1} of ${of} (${chunk}) ${what}`, { cause });
+  const fail = (what: string, cause?: unknown) => new ChunkReadError(what, { cause });
   let sealed: Buffer;
   try {
-    sealed = await buffer(await opts.store.get(chunk, { signal: opts.signal, size: ref.storedBytes }));
+    sealed = await buffer(await source.store.get(chunk, { signal: source.signal, size: ref.storedBytes }));
   } catch (err) {
     if (err instanceof ObjectNotFoundError) throw fail('is missing from the store', err);
     if (err instanceof StorageError && !err.retryable) throw fail(`cannot be read: ${err.message}`, err);
@@ -95,18 +111,33 @@ async function readChunk(opts: ReadChunkedOptions, ref: ChunkRef, i: number, of:
   let plaintext: Buffer;
   try {
     const compressed = await buffer(
-      Readable.from([sealed]).pipe(createDecryptStream(opts.identities, { name: chunk })),
+      Readable.from([sealed]).pipe(createDecryptStream(source.identities, { name: chunk })),
     );
-    plaintext = await decompress(compressed, opts.compression, ref.plaintextBytes);
+    plaintext = await decompress(compressed, source.compression, ref.plaintextBytes);
   } catch (err) {
-    if (opts.signal?.aborted) throw err;
+    if (source.signal?.aborted) throw err;
     if (err instanceof AgeError) throw fail(`failed decryption: ${err.message}`, err);
-    throw fail(`does not decompress (${opts.compression}): ${(err as Error).message}`, err);
+    throw fail(`does not decompress (${source.compression}): ${(err as Error).message}`, err);
   }
   if (plaintext.length !== ref.plaintextBytes) {
     throw fail(`holds ${plaintext.length} bytes, the index says ${ref.plaintextBytes}`);
   }
   return plaintext;
+}
+
+/** How a chunk's problem is told for one object that lists it. */
+export function chunkProblem(key: string, ref: ChunkRef, i: number, of: number, what: string): string {
+  return `${key}: chunk ${i + 1} of ${of} (${chunkKey(ref.name)}) ${what}`;
+}
+
+/** readChunkPlaintext, its failure named for the object being read. */
+async function readChunk(opts: ReadChunkedOptions, ref: ChunkRef, i: number, of: number): Promise<Buffer> {
+  try {
+    return await readChunkPlaintext(opts, ref);
+  } catch (err) {
+    if (!(err instanceof ChunkReadError)) throw err;
+    throw new CorruptBackupObjectError(chunkProblem(opts.key, ref, i, of, err.message), { cause: err.cause });
+  }
 }
 
 /**

@@ -1,9 +1,13 @@
 // The chunk store inside a target prefix: `_chunks/<first 2 hex>/<name>` (a definition
 // name never starts with "_", so the chunks never pass for a definition), shared by every definition and
 // host writing to the prefix; and the chunk index of a chunked volume, the ordered list of its chunks.
-import type { BackupStore } from './store.ts';
+import { readMarkers } from './chunk-markers.ts';
+import type { BackupStore, ObjectInfo } from './store.ts';
 
 export const CHUNKS_DIR = '_chunks';
+
+/** How the object of a chunked volume, its chunk index, is named: `volumes/<volume>.tar.chunks`. */
+export const CHUNK_INDEX_SUFFIX = '.tar.chunks';
 
 const CHUNK_NAME = /^[0-9a-f]{64}$/;
 
@@ -19,14 +23,46 @@ export function chunkKey(name: string): string {
   return `${CHUNKS_DIR}/${name.slice(0, 2)}/${name}`;
 }
 
-/** The chunks in the store and their stored sizes: one paginated listing (1,000 chunks a page). */
-export async function listChunks(store: BackupStore): Promise<Map<string, number>> {
-  const found = new Map<string, number>();
-  for await (const object of store.list(`${CHUNKS_DIR}/`)) {
+/** Every chunk object under `dir` (all of `_chunks/` by default), by name: size, time and tag. */
+export async function listStoredChunks(
+  store: BackupStore,
+  dir = `${CHUNKS_DIR}/`,
+): Promise<Map<string, ObjectInfo>> {
+  const found = new Map<string, ObjectInfo>();
+  for await (const object of store.list(dir)) {
     const name = object.key.slice(object.key.lastIndexOf('/') + 1);
-    if (CHUNK_NAME.test(name) && object.key === chunkKey(name)) found.set(name, object.size);
+    if (CHUNK_NAME.test(name) && object.key === chunkKey(name)) found.set(name, object);
   }
   return found;
+}
+
+/**
+ * The chunks a backup may reuse, and their stored sizes: one paginated listing (1,000 chunks a page).
+ * A chunk a prune has marked as unreferenced, in the version it marked, is left out, so the backup
+ * stores it again: that version may be deleted once the grace period has passed, a new upload has
+ * another tag and is not (docs/FORMAT.md, "Prune"). The markers are read before the listing.
+ */
+export async function listChunks(store: BackupStore): Promise<Map<string, number>> {
+  return (await listChunkStore(store)).reusable;
+}
+
+/**
+ * listChunks, and every chunk stored (marked or not): a chunk the definition's latest backup lists is
+ * never deleted while that backup is kept, so the next backup of the same definition may list it
+ * unread even when a prune marked it during the backup that stored it.
+ */
+export async function listChunkStore(
+  store: BackupStore,
+): Promise<{ reusable: Map<string, number>; stored: Map<string, number> }> {
+  const { markers } = await readMarkers(store);
+  const reusable = new Map<string, number>();
+  const stored = new Map<string, number>();
+  for (const [name, object] of await listStoredChunks(store)) {
+    stored.set(name, object.size);
+    const marked = object.etag !== undefined && markers.some((m) => m.candidates.get(name) === object.etag);
+    if (!marked) reusable.set(name, object.size);
+  }
+  return { reusable, stored };
 }
 
 /**

@@ -1,5 +1,6 @@
 // The manifest: the record of one backup, written last. A backup exists exactly when its manifest does.
 import { z } from 'zod';
+import { CHUNK_INDEX_SUFFIX } from './chunks.ts';
 import { backupPrefix, manifestKey, MANIFEST_NAME, parseBackupId } from './layout.ts';
 import { CorruptManifestError, CorruptObjectError, ObjectNotFoundError } from './store.ts';
 import type { BackupStore } from './store.ts';
@@ -181,16 +182,18 @@ export async function readManifest(
   return parsed.data;
 }
 
-interface PrefixScan {
+export interface PrefixScan {
   backupId: string;
   hasManifest: boolean;
   objects: number;
   bytes: number;
   newest: Date;
+  /** Keys of the chunk indexes under the prefix (`*.tar.chunks`). */
+  chunkIndexes: string[];
 }
 
 /** One paginated listing of a definition, grouped by backup id. */
-async function scanDefinition(store: BackupStore, definition: string): Promise<PrefixScan[]> {
+export async function scanDefinition(store: BackupStore, definition: string): Promise<PrefixScan[]> {
   const scans = new Map<string, PrefixScan>();
   const dir = `${definition}/`;
   for await (const obj of store.list(dir)) {
@@ -200,10 +203,18 @@ async function scanDefinition(store: BackupStore, definition: string): Promise<P
     const backupId = rest.slice(0, slash);
     let scan = scans.get(backupId);
     if (!scan) {
-      scan = { backupId, hasManifest: false, objects: 0, bytes: 0, newest: new Date(0) };
+      scan = {
+        backupId,
+        hasManifest: false,
+        objects: 0,
+        bytes: 0,
+        newest: new Date(0),
+        chunkIndexes: [],
+      };
       scans.set(backupId, scan);
     }
     if (rest.slice(slash + 1) === MANIFEST_NAME) scan.hasManifest = true;
+    if (obj.key.endsWith(CHUNK_INDEX_SUFFIX)) scan.chunkIndexes.push(obj.key);
     scan.objects++;
     scan.bytes += obj.size;
     if (obj.lastModified > scan.newest) scan.newest = obj.lastModified;
@@ -211,20 +222,23 @@ async function scanDefinition(store: BackupStore, definition: string): Promise<P
   return [...scans.values()];
 }
 
-async function definitionsOf(store: BackupStore, definition: string | undefined): Promise<string[]> {
-  if (definition !== undefined) {
-    backupPrefix(definition, 'x'); // validates the name
-    return [definition];
-  }
-  return (
-    (await store.listPrefixes(''))
-      .map((p) => p.slice(0, -1))
-      // Names starting with '_' are the store's own (the chunks), never definitions.
-      .filter((d) => d !== '' && !d.startsWith('_'))
-  );
+/**
+ * The definitions with objects in the store. Definition names start with a letter or digit, so the
+ * prefix's own directories (`_chunks/`, `_chunks-gc/`) are never among them.
+ */
+export async function listDefinitions(store: BackupStore): Promise<string[]> {
+  return (await store.listPrefixes(''))
+    .map((p) => p.slice(0, -1))
+    .filter((d) => d !== '' && !d.startsWith('_'));
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function definitionsOf(store: BackupStore, definition: string | undefined): Promise<string[]> {
+  if (definition === undefined) return listDefinitions(store);
+  backupPrefix(definition, 'x'); // validates the name
+  return [definition];
+}
+
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

@@ -176,6 +176,7 @@ export class S3Store implements BackupStore {
           key: this.#relative(obj.Key),
           size: obj.Size ?? 0,
           lastModified: obj.LastModified ?? new Date(0),
+          etag: obj.ETag?.replace(/"/g, ''),
         };
       }
     }
@@ -256,7 +257,7 @@ export class S3Store implements BackupStore {
           Key: this.#full(key),
           Body: data,
           ContentType: opts.contentType ?? 'application/octet-stream',
-          ...this.#lockParams(),
+          ...(opts.unlocked ? {} : this.#lockParams()),
         }),
         signal ? { abortSignal: signal } : {},
       );

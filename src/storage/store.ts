@@ -11,12 +11,16 @@ export interface S3Target {
   partSizeMiB: number;
   queueSize: number;
   objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
+  /** s3.chunkGrace: how long prune waits before deleting an unreferenced chunk (absent in older plans). */
+  chunkGraceMs?: number | undefined;
 }
 
 export interface ObjectInfo {
   key: string;
   size: number;
   lastModified: Date;
+  /** The store's tag of this version of the object (listings): a new upload of the same key has another. */
+  etag?: string | undefined;
 }
 
 export interface PutOptions {
@@ -25,6 +29,8 @@ export interface PutOptions {
   sizeHint?: number | undefined;
   signal?: AbortSignal;
   contentType?: string;
+  /** Not under the target's Object Lock retention: objects dockvault removes itself (prune's markers). */
+  unlocked?: boolean;
 }
 
 export interface GetOptions {
@@ -58,7 +64,7 @@ export interface BackupStore {
   putBuffer(
     key: string,
     data: Buffer | string,
-    opts?: Pick<PutOptions, 'signal' | 'contentType'>,
+    opts?: Pick<PutOptions, 'signal' | 'contentType' | 'unlocked'>,
   ): Promise<void>;
   putJson(key: string, value: unknown): Promise<void>;
   /**

@@ -192,7 +192,11 @@ export function restoreActivities(taskQueue: string) {
 export function verifyActivities(taskQueue: string) {
   const quick = proxyActivities<VerifyActivities>(quickCall(taskQueue));
   const moving = proxyActivities<VerifyActivities>(movingData(taskQueue));
-  return { listBackupsToVerify: quick.listBackupsToVerify, verifyObject: moving.verifyObject };
+  return {
+    listBackupsToVerify: quick.listBackupsToVerify,
+    verifyObject: moving.verifyObject,
+    verifyChunkedObjects: moving.verifyChunkedObjects,
+  };
 }
 
 export function restorePostgresActivities(taskQueue: string) {

@@ -1,6 +1,8 @@
 import { parseCommandArgs } from '../command.ts';
 import { backupWorkflowId, connectClient, workflowUrl } from '../../client.ts';
 import type { PruneResult } from '../../activities/prune.ts';
+import { formatInterval } from '../../config/duration.ts';
+import type { ChunkCount, ChunkGcResult } from '../../storage/chunk-gc.ts';
 import { buildPlan } from '../../plan/build.ts';
 import { requireWorkers } from '../worker-presence.ts';
 import type { PrunePlan } from '../../plan/types.ts';
@@ -18,7 +20,10 @@ backups in storage, through the host's worker. Prints every backup: keep (with t
 or delete. A backup's manifest is deleted first, then its objects. Objects without a manifest (failed
 runs) and unfinished multipart uploads older than a day are removed; younger ones may belong to a run
 in progress and are left alone. Objects under Object Lock retention are skipped ("locked until ...").
---dry-run decides and prints, deleting nothing. Exit code 1 if anything failed.`;
+Chunks (volumeFormat: chunked) are shared by every definition of the bucket prefix: a chunk no backup
+of the prefix lists is marked, and deleted by a prune at least s3.chunkGrace (default 25h) later if it
+is still unreferenced; the chunk line counts referenced, unreferenced, deleted and locked chunks.
+--dry-run decides and prints, deleting and writing nothing. Exit code 1 if anything failed.`;
 
 function formatPruneResult(r: PruneResult): string[] {
   const lines = [`${r.definition}: ${r.policy}${r.dryRun ? ' (dry run: nothing deleted)' : ''}`];
@@ -38,8 +43,20 @@ function formatPruneResult(r: PruneResult): string[] {
       `  ${r.dryRun ? 'would abort' : 'aborted'} ${r.abortedUploads} unfinished upload(s) older than a day`,
     );
   }
+  if (r.chunks) lines.push(...formatChunks(r.chunks, r.dryRun));
   for (const w of r.warnings) lines.push(`  warning: ${w}`);
   return lines;
+}
+
+function formatChunks(c: ChunkGcResult, dryRun: boolean): string[] {
+  const count = (n: ChunkCount) => `${n.chunks} (${formatBytes(n.bytes)})`;
+  const total = c.referenced.chunks + c.candidates.chunks;
+  if (total === 0 && !c.marker && c.markersRemoved === 0) return [];
+  return [
+    `  chunks  ${count(c.referenced)} referenced, ${count(c.candidates)} unreferenced, ` +
+      `${dryRun ? 'would delete' : 'deleted'} ${count(c.deleted)}, locked ${count(c.locked)} ` +
+      `(deleted once unreferenced for ${formatInterval(c.graceMs)})`,
+  ];
 }
 
 export const pruneCommand: Command = {

@@ -14,7 +14,11 @@ const help = `Usage: dockvault verify NAME [--backup ID|latest]... [--all] [--id
 
 Checks backups end to end without writing anything: downloads each object, checks its sha256 against
 the manifest, decrypts it (authenticating every chunk), decompresses it and reads it through
-(tar --list; pg_restore --file=/dev/null for pg_dump archives). Prints OK or the error for each object; exit code 1 if any failed.`;
+(tar --list; pg_restore --file=/dev/null for pg_dump archives). Prints OK or the error for each object; exit code 1 if any failed.
+With several backups (--all), their chunked volumes are checked together: each index against its
+manifest, and each chunk they list read, authenticated and decompressed once, however many backups
+share it (without the tar reader, which would need each backup's whole stream); a damaged chunk is
+reported for every backup that lists it.`;
 
 export const verifyCommand: Command = {
   async run(argv) {
@@ -67,6 +71,9 @@ export const verifyCommand: Command = {
         console.log(
           o.ok ? `OK     ${what} (${formatBytes(o.plaintextBytes)})` : `FAILED ${what}: ${o.error}`,
         );
+      }
+      if (r.chunks) {
+        console.log(`read ${r.chunks.read} chunk(s) once for the ${r.chunks.listed} the chunk indexes list`);
       }
       const failed = r.backupErrors.length + r.objects.filter((o) => !o.ok).length;
       console.log(

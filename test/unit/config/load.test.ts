@@ -40,6 +40,7 @@ describe('loading the seed example', () => {
       forcePathStyle: false,
       partSizeMiB: 8,
       queueSize: 2,
+      chunkGraceMs: 25 * 3_600_000,
     });
     assert.deepEqual(config.encryption, { recipients: [] });
     assert.deepEqual(config.staging, { mode: 'staged', dir: '/var/lib/dockvault/staging', minFreeMiB: 1024 });

@@ -1,0 +1,113 @@
+// Verify of the chunked volumes of several backups at once: every index is read and checked, and every
+// chunk they list is read and authenticated once, however many backups list it; a damaged chunk is
+// reported for every object that lists it.
+import type { Identity } from '../pipeline/age/keys.ts';
+import type { CompressionAlgorithm } from '../pipeline/compression.ts';
+import type { VerifiedObject } from '../plan/types.ts';
+import type { ChunkRef } from '../storage/chunks.ts';
+import { objectKey } from '../storage/layout.ts';
+import { mapLimit, type ManifestObject } from '../storage/manifest.ts';
+import { StorageError, type BackupStore } from '../storage/store.ts';
+import { RestoreError } from './errors.ts';
+import { ChunkReadError, chunkProblem, readChunkPlaintext, readIndex } from './read-chunks.ts';
+
+/** Chunks read at once: about this many x 2 x 8 MiB of memory, as a restore's read-ahead. */
+const PARALLEL_READS = 4;
+
+export interface ChunkedObjectToVerify {
+  backupId: string;
+  compression: CompressionAlgorithm;
+  object: ManifestObject;
+}
+
+export interface SharedChunkVerify {
+  objects: VerifiedObject[];
+  /** Distinct chunks read (each once). */
+  chunksRead: number;
+  /** Chunks listed by all the indexes together: what reading each backup on its own would read. */
+  chunksListed: number;
+}
+
+interface Listing {
+  item: number;
+  key: string;
+  position: number;
+  of: number;
+  ref: ChunkRef;
+}
+
+/** A failure that is the object's (or chunk's) own, as opposed to storage that is down for now. */
+function isDefinite(err: unknown): boolean {
+  return err instanceof RestoreError || (err instanceof StorageError && !err.retryable);
+}
+
+export async function verifyChunksOnce(opts: {
+  store: BackupStore;
+  definition: string;
+  items: ChunkedObjectToVerify[];
+  identities: Identity[];
+  signal?: AbortSignal | undefined;
+  onProgress?: ((storedBytes: number) => void) | undefined;
+}): Promise<SharedChunkVerify> {
+  const { store, items } = opts;
+  const errors = items.map((): string[] => []);
+  // One entry per chunk as stored: a name listed with other sizes, or under another compression, is
+  // another read (and fails its own size check).
+  const chunks = new Map<string, Listing[]>();
+  let listed = 0;
+  for (const [item, { backupId, compression, object }] of items.entries()) {
+    const key = objectKey(opts.definition, backupId, object.name);
+    if (!object.chunked) throw new TypeError(`${key} is not a chunked object`);
+    let refs: ChunkRef[];
+    try {
+      refs = await readIndex({
+        store,
+        key,
+        object: { ...object, chunked: object.chunked },
+        signal: opts.signal,
+      });
+    } catch (err) {
+      if (!isDefinite(err)) throw err;
+      errors[item]!.push((err as Error).message);
+      continue;
+    }
+    listed += refs.length;
+    refs.forEach((ref, position) => {
+      const id = `${compression} ${ref.name} ${ref.storedBytes} ${ref.plaintextBytes}`;
+      chunks.set(id, [...(chunks.get(id) ?? []), { item, key, position, of: refs.length, ref }]);
+    });
+  }
+  let storedBytes = 0;
+  await mapLimit([...chunks.values()], PARALLEL_READS, async (listings) => {
+    const { ref, item } = listings[0]!;
+    try {
+      await readChunkPlaintext(
+        { store, compression: items[item]!.compression, identities: opts.identities, signal: opts.signal },
+        ref,
+      );
+    } catch (err) {
+      if (!(err instanceof ChunkReadError)) throw err;
+      for (const l of listings)
+        errors[l.item]!.push(chunkProblem(l.key, l.ref, l.position, l.of, err.message));
+    }
+    storedBytes += ref.storedBytes;
+    opts.onProgress?.(storedBytes);
+  });
+  const objects = items.map(({ backupId, object }, i): VerifiedObject => {
+    const found = errors[i]!;
+    if (found.length === 0)
+      return { backupId, name: object.name, ok: true, plaintextBytes: object.plaintextBytes };
+    const key = objectKey(opts.definition, backupId, object.name);
+    // Positions in index order; the report names the object once, in front of what is wrong with it.
+    const first = found.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))[0]!;
+    const more = found.length > 1 ? ` (and ${found.length - 1} more damaged chunk(s))` : '';
+    return {
+      backupId,
+      name: object.name,
+      ok: false,
+      plaintextBytes: 0,
+      error: `${first.startsWith(`${key}: `) ? first.slice(key.length + 2) : first}${more}`,
+    };
+  });
+  return { objects, chunksRead: chunks.size, chunksListed: listed };
+}
