@@ -14,6 +14,7 @@ import { chunkKey, formatChunkIndex, type ChunkRef } from '../storage/chunks.ts'
 import type { BackupStore } from '../storage/store.ts';
 
 const zstdCompress = promisify(zlib.zstdCompress);
+const MiB = 1024 * 1024;
 const gzip = promisify(zlib.gzip);
 
 export interface ChunkWriterOptions {
@@ -29,7 +30,10 @@ export interface ChunkWriterOptions {
   recipients: string[];
   /** Object Lock: extend the retention of every chunk reused from the store (store.extendRetention). */
   extendRetention?: boolean;
-  /** Chunks sealing or uploading at once: memory is about this many times (chunk size x 2). */
+  /**
+   * Chunks sealing or uploading at once, counted in MiB of plaintext (a smaller chunk counts as 1/4):
+   * memory is about this many MiB x 2, and small chunks (64 KiB blocks) get more requests in flight.
+   */
   parallel: number;
   signal?: AbortSignal | undefined;
   onProgress?: ((plaintextBytes: number) => void) | undefined;
@@ -98,6 +102,7 @@ export class ChunkWriter {
   private readonly recipients: Recipient[];
   private readonly refs: ChunkRef[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  private inFlightWeight = 0;
   private readonly seen = new Set<string>();
   private failure: Error | undefined;
   private plaintextBytes = 0;
@@ -160,9 +165,16 @@ export class ChunkWriter {
     const task = work.catch((err: unknown) => {
       this.failure ??= err instanceof Error ? err : new Error(String(err));
     });
+    // Requests of small chunks are latency-bound: up to 4 per slot, while their bytes fit the slots.
+    const weight = Math.max(ref.plaintextBytes / MiB, 0.25);
     this.inFlight.add(task);
-    void task.finally(() => this.inFlight.delete(task));
-    while (this.inFlight.size >= this.options.parallel) await Promise.race(this.inFlight);
+    this.inFlightWeight += weight;
+    void task.finally(() => {
+      this.inFlight.delete(task);
+      this.inFlightWeight -= weight;
+    });
+    while (this.inFlight.size > 0 && this.inFlightWeight >= this.options.parallel)
+      await Promise.race(this.inFlight);
   }
 
   private async upload(ref: ChunkRef, plaintext: Buffer): Promise<void> {

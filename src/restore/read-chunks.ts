@@ -22,8 +22,8 @@ const gunzip = promisify(zlib.gunzip);
  * up to less than READ_AHEAD_BYTES (stored plus plaintext). Small chunks (blocks of files written in
  * place, 64 KiB) need many requests in flight to keep the connection busy; big ones need few.
  */
-const READ_AHEAD = 32;
-const READ_AHEAD_BYTES = 48 * 1024 * 1024;
+const READ_AHEAD = 16;
+const READ_AHEAD_BYTES = 24 * 1024 * 1024;
 
 export interface ReadChunkedOptions {
   store: BackupStore;
