@@ -17,6 +17,7 @@ apt_package_for() {
   age | age-keygen) echo age ;;
   psql | pg_restore | pg_dump) echo postgresql-client ;;
   tar) echo tar ;;
+  mkfifo) echo coreutils ;;
   *) echo "$1" ;;
   esac
 }
@@ -73,7 +74,8 @@ build_compose() {
 }
 
 ensure_test_tools() {
-  require_commands age age-keygen zstd psql pg_restore openssl
+  # mkfifo: the tar tests archive a FIFO.
+  require_commands age age-keygen zstd psql pg_restore openssl mkfifo
   ensure_gnu_tar
   ensure_compose
 }
