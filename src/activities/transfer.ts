@@ -3,7 +3,12 @@ import { mkdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
-import { archiveVolume, archiveVolumeToFile, chooseArchiveMethod } from '../docker/archive.ts';
+import {
+  archiveVolume,
+  archiveVolumeToFile,
+  chooseArchiveMethod,
+  type ArchiveMethod,
+} from '../docker/archive.ts';
 import { inspectVolume } from '../docker/volumes.ts';
 import {
   planVolumeReads,
@@ -33,8 +38,8 @@ export interface TransferActivityDeps {
 const MiB = 1024 * 1024;
 
 /**
- * Chunks in flight per volume, at least: a chunk is one small PUT (about 1 MiB), so few in flight
- * leave the connection waiting on round trips (docs/FORMAT.md, "Writing a backup").
+ * MiB of chunks in flight per volume, at least (see ChunkWriterOptions.parallel): a chunk is one small
+ * PUT, so few in flight leave the connection waiting on round trips (docs/FORMAT.md, "Writing a backup").
  */
 const CHUNK_UPLOADS = 8;
 
@@ -161,7 +166,7 @@ async function storeChunked(
         backupId: options.changed.backupId,
       })
     : await chunkAndStore(stream, writer);
-  const { indexBytes, chunks, newChunks, uploadedBytes, refs: _refs, ...sealed } = stored;
+  const { indexBytes, chunks, newChunks, uploadedBytes, ...sealed } = stored;
   return { ...sealed, chunked: { indexBytes, chunks, newChunks, uploadedBytes } };
 }
 
@@ -178,9 +183,12 @@ export function createTransferActivities({ docker, storeFor, dedupKey, stateDir 
   };
 
   /** A chunked volume on a mountpoint this host reads: scan, and plan to read only what changed. */
-  async function planChangedReads(plan: StandardBackupPlan | undefined, volume: string) {
-    if (plan?.volumeFormat !== 'chunked' || (await chooseArchiveMethod(docker, volume)) !== 'host')
-      return undefined;
+  async function planChangedReads(
+    plan: StandardBackupPlan | undefined,
+    volume: string,
+    method: ArchiveMethod,
+  ) {
+    if (plan?.volumeFormat !== 'chunked' || method !== 'host') return undefined;
     const context = planContext(plan, volume);
     const { mountpoint } = await inspectVolume(docker, volume);
     return { ...(await planVolumeReads(mountpoint, context)), context };
@@ -269,7 +277,7 @@ export function createTransferActivities({ docker, storeFor, dedupKey, stateDir 
       try {
         const method = await chooseArchiveMethod(docker, input.volume);
         const bootId = await currentBootId();
-        const changed = await planChangedReads(input.plan, input.volume);
+        const changed = await planChangedReads(input.plan, input.volume, method);
         if (changed) {
           await writeFile(
             readPlanPathFor(input.stagingDir, input.backupId, input.volume),
@@ -332,14 +340,14 @@ export function createTransferActivities({ docker, storeFor, dedupKey, stateDir 
       backupId: string;
       volume: string;
     }) {
-      const changed = await planChangedReads(input.plan, input.volume);
+      const method = await chooseArchiveMethod(docker, input.volume);
+      const changed = await planChangedReads(input.plan, input.volume, method);
       return seal(
         input.plan,
         input.recipients,
         input.backupId,
         input.volume,
         async (signal) => {
-          const method = await chooseArchiveMethod(docker, input.volume);
           const archive = await archiveVolume(docker, input.volume, {
             method,
             signal,

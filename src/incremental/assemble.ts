@@ -88,8 +88,9 @@ export async function assembleChunks(
   const cutInBlocks = new Set<string>();
   let length = 0;
   let next = 0; // the group to write next
-  const reuseUpTo = async (end: number) => {
-    for (; next < end; next++) {
+  // Lists the reused groups from `next` on, up to the next group to read.
+  const reuseUntilRead = async () => {
+    for (; next < plan.groups.length; next++) {
       const g = plan.groups[next]!;
       if (!g.reuse) return;
       for (const ref of g.reuse) {
@@ -101,7 +102,7 @@ export async function assembleChunks(
   };
   const entries = keptEntries(tar, plan, what);
   for (;;) {
-    await reuseUpTo(plan.groups.length);
+    await reuseUntilRead();
     const g = plan.groups[next];
     if (!g) break;
     const refs: ChunkRef[] = [];

@@ -50,8 +50,6 @@ export interface ChunkedObject {
   /** Chunks (and their stored bytes) this writer uploaded; the others were in the store already. */
   newChunks: number;
   uploadedBytes: number;
-  /** The index's entries, in order. */
-  refs: ChunkRef[];
 }
 
 export class MissingChunkError extends Error {
@@ -216,7 +214,6 @@ export class ChunkWriter {
       chunks: this.refs.length,
       newChunks: this.newChunks,
       uploadedBytes: this.uploadedBytes,
-      refs: this.refs,
     };
   }
 }
