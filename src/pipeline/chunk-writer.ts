@@ -4,10 +4,10 @@
 // (src/incremental/assemble.ts).
 import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { createEncryptStream } from './age/encrypt.ts';
+import { collect } from './collect.ts';
 import { parseRecipient, type Recipient } from './age/keys.ts';
 import type { Compression, CompressionAlgorithm } from './compression.ts';
 import { chunkKey, formatChunkIndex, type ChunkRef } from '../storage/chunks.ts';
@@ -65,6 +65,15 @@ export function chunkName(dedupKey: Buffer, algorithm: CompressionAlgorithm, pla
   return createHmac('sha256', dedupKey).update(`${algorithm}\n`).update(plaintext).digest('hex');
 }
 
+/**
+ * Output buffer size for compressing `n` bytes: room for all of it in one piece (incompressible data
+ * grows a little). zlib's default 16 KiB costs a thread-pool round trip per 16 KiB: measured 3-8x
+ * slower for 1 MiB chunks.
+ */
+function outputRoom(n: number): number {
+  return Math.max(64 * 1024, n + (n >> 7) + 1024);
+}
+
 /** One chunk's stored form: compressed (its own frame), then age-encrypted (its own file). */
 async function sealChunk(
   plaintext: Buffer,
@@ -75,6 +84,9 @@ async function sealChunk(
   switch (compression.algorithm) {
     case 'zstd':
       compressed = await zstdCompress(plaintext, {
+        chunkSize: outputRoom(plaintext.length),
+        // The size known up front lets zstd size its tables to the chunk: 2.5x faster for 1 MiB chunks.
+        pledgedSrcSize: plaintext.length,
         params: {
           [zlib.constants.ZSTD_c_compressionLevel]: compression.level ?? 3,
           [zlib.constants.ZSTD_c_checksumFlag]: 1,
@@ -82,12 +94,15 @@ async function sealChunk(
       });
       break;
     case 'gzip':
-      compressed = await gzip(plaintext, { level: compression.level ?? 6 });
+      compressed = await gzip(plaintext, {
+        level: compression.level ?? 6,
+        chunkSize: outputRoom(plaintext.length),
+      });
       break;
     case 'none':
       compressed = plaintext;
   }
-  return buffer(Readable.from([compressed], { objectMode: false }).pipe(createEncryptStream(recipients)));
+  return collect(Readable.from([compressed], { objectMode: false }).pipe(createEncryptStream(recipients)));
 }
 
 /**

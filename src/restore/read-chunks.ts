@@ -1,9 +1,9 @@
 import { Readable, type Writable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { AgeError } from '../pipeline/age/errors.ts';
+import { collect } from '../pipeline/collect.ts';
 import { createDecryptStream } from '../pipeline/age/decrypt.ts';
 import type { Identity } from '../pipeline/age/keys.ts';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
@@ -39,8 +39,9 @@ export interface ReadChunkedOptions {
 }
 
 async function decompress(data: Buffer, algorithm: CompressionAlgorithm, limit: number): Promise<Buffer> {
-  // One byte over the expected size is enough to tell that a chunk is not the one listed.
-  const opts = { maxOutputLength: limit + 1 };
+  // One byte over the expected size is enough to tell that a chunk is not the one listed; an output
+  // buffer of that size decompresses in one thread-pool round trip (zlib's 16 KiB default: 5x slower).
+  const opts = { maxOutputLength: limit + 1, chunkSize: Math.max(64, limit + 1) };
   switch (algorithm) {
     case 'zstd':
       return zstdDecompress(data, opts);
@@ -57,7 +58,7 @@ export async function readIndex(
 ): Promise<ChunkRef[]> {
   const { store, key, object } = opts;
   const stored = new Meter();
-  const text = await buffer(
+  const text = await collect(
     (await store.get(key, { signal: opts.signal, size: object.chunked.indexBytes })).pipe(stored),
   );
   checkStoredObject(store.location, key, { ...object, storedBytes: object.chunked.indexBytes }, stored);
@@ -100,7 +101,7 @@ export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Pr
   const fail = (what: string, cause?: unknown) => new ChunkReadError(what, { cause });
   let sealed: Buffer;
   try {
-    sealed = await buffer(await source.store.get(chunk, { signal: source.signal, size: ref.storedBytes }));
+    sealed = await collect(await source.store.get(chunk, { signal: source.signal, size: ref.storedBytes }));
   } catch (err) {
     if (err instanceof ObjectNotFoundError) throw fail('is missing from the store', err);
     if (err instanceof StorageError && !err.retryable) throw fail(`cannot be read: ${err.message}`, err);
@@ -110,7 +111,7 @@ export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Pr
     throw fail(`is ${sealed.length} bytes, the index says ${ref.storedBytes}`);
   let plaintext: Buffer;
   try {
-    const compressed = await buffer(
+    const compressed = await collect(
       Readable.from([sealed]).pipe(createDecryptStream(source.identities, { name: chunk })),
     );
     plaintext = await decompress(compressed, source.compression, ref.plaintextBytes);

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { x25519 } from '@noble/curves/ed25519.js';
 import { bech32 } from '@scure/base';
 import { KeyFormatError } from './errors.ts';
-import { X25519Identity, X25519Recipient } from './x25519.ts';
+import { randomSecretKey, X25519Identity, X25519Recipient } from './x25519.ts';
 
 export type Recipient = X25519Recipient;
 export type Identity = X25519Identity;
@@ -11,7 +10,7 @@ const identityPrefix = 'AGE-SECRET-KEY-1';
 
 /** A fresh X25519 key pair in age's encodings. */
 export function generateIdentity(): { identity: string; recipient: string } {
-  const id = new X25519Identity(x25519.utils.randomSecretKey());
+  const id = new X25519Identity(randomSecretKey());
   return { identity: id.encode(), recipient: id.recipient };
 }
 

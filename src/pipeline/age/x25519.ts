@@ -1,6 +1,14 @@
-import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+} from 'node:crypto';
 import { inspect } from 'node:util';
-import { x25519 } from '@noble/curves/ed25519.js';
 import { bech32 } from '@scure/base';
 import { decodeBase64, encodeBase64 } from './base64.ts';
 import { HeaderError, KeyFormatError } from './errors.ts';
@@ -17,6 +25,31 @@ const zeroNonce = Buffer.alloc(12);
 const fileKeySize = 16;
 const tagSize = 16;
 
+// Node's X25519 (OpenSSL) takes keys as DER: these prefixes make raw 32-byte keys PKCS#8 and SPKI.
+// It is ten times faster than a JavaScript curve, and each chunk of a chunked volume is its own age
+// file with a key exchange of its own.
+const pkcs8Prefix = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const spkiPrefix = Buffer.from('302a300506032b656e032100', 'hex');
+
+function publicKeyObject(raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([spkiPrefix, raw]), format: 'der', type: 'spki' });
+}
+
+function rawPublicKey(key: KeyObject): Buffer {
+  return key.export({ format: 'der', type: 'spki' }).subarray(spkiPrefix.length);
+}
+
+/** The shared secret; OpenSSL refuses a low-order point (an all-zero result), as age requires. */
+function sharedSecret(privateKey: KeyObject, publicKey: KeyObject): Buffer {
+  return diffieHellman({ privateKey, publicKey });
+}
+
+/** A fresh X25519 secret key, raw. */
+export function randomSecretKey(): Buffer {
+  const { privateKey } = generateKeyPairSync('x25519');
+  return privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(pkcs8Prefix.length);
+}
+
 function encodeRecipient(publicKey: Uint8Array): string {
   return bech32.encode('age', bech32.toWords(publicKey), false);
 }
@@ -32,18 +65,20 @@ export class X25519Recipient {
   readonly publicKey: Uint8Array;
   /** The `age1...` encoding. */
   readonly recipient: string;
+  readonly #key: KeyObject;
 
   constructor(publicKey: Uint8Array) {
     this.publicKey = publicKey;
     this.recipient = encodeRecipient(publicKey);
+    this.#key = publicKeyObject(publicKey);
   }
 
   wrap(fileKey: Uint8Array): Stanza {
-    const ephemeral = x25519.utils.randomSecretKey();
-    const share = x25519.getPublicKey(ephemeral);
+    const ephemeral = generateKeyPairSync('x25519');
+    const share = rawPublicKey(ephemeral.publicKey);
     let shared: Uint8Array;
     try {
-      shared = x25519.getSharedSecret(ephemeral, this.publicKey);
+      shared = sharedSecret(ephemeral.privateKey, this.#key);
     } catch (cause) {
       throw new KeyFormatError(`recipient ${this.recipient} is not a valid X25519 public key`, { cause });
     }
@@ -69,10 +104,16 @@ export class X25519Identity {
   /** The `age1...` public key of this identity. */
   readonly recipient: string;
   readonly #secretKey: Uint8Array;
+  readonly #key: KeyObject;
 
   constructor(secretKey: Uint8Array) {
     this.#secretKey = secretKey;
-    this.publicKey = x25519.getPublicKey(secretKey);
+    this.#key = createPrivateKey({
+      key: Buffer.concat([pkcs8Prefix, secretKey]),
+      format: 'der',
+      type: 'pkcs8',
+    });
+    this.publicKey = rawPublicKey(createPublicKey(this.#key));
     this.recipient = encodeRecipient(this.publicKey);
   }
 
@@ -97,7 +138,7 @@ export class X25519Identity {
     }
     let shared: Uint8Array;
     try {
-      shared = x25519.getSharedSecret(this.#secretKey, share);
+      shared = sharedSecret(this.#key, publicKeyObject(share));
     } catch (cause) {
       throw new HeaderError('malformed header: X25519 ephemeral share is a low-order point', { cause });
     }
