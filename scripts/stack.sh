@@ -246,8 +246,10 @@ ensure_s3() {
   else
     mkdir -p "$STACK/s3/data" "$STACK/s3/sidecar" "$STACK/s3/versions"
     # Not every filesystem has user xattrs; the sidecar directory keeps metadata beside the data then.
+    # --keep-alive: without it every response says "Connection: close" and each request (a chunk is
+    # one) pays a new TCP connection; S3 services keep connections open.
     start_detached versitygw "$gw" --access "$S3_ACCESS_KEY" --secret "$S3_SECRET_KEY" --port "127.0.0.1:$S3_PORT" \
-      posix --sidecar "$STACK/s3/sidecar" "$STACK/s3/data"
+      --keep-alive posix --sidecar "$STACK/s3/sidecar" "$STACK/s3/data"
     wait_for 30 port_open "$S3_PORT" || fail_with_log versitygw "$LOGS/versitygw.log"
     S3_NOTE="started by this script"
   fi

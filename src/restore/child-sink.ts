@@ -99,10 +99,9 @@ function childSink(
 }
 
 /** The decompressing command of each algorithm, reading stdin and writing stdout. */
-const DECOMPRESS: Record<CompressionAlgorithm, string> = {
+const DECOMPRESS: Record<Exclude<CompressionAlgorithm, 'none'>, string> = {
   zstd: 'zstd --decompress --stdout --quiet',
   gzip: 'gzip --decompress --stdout',
-  none: 'cat',
 };
 
 /**
@@ -111,6 +110,9 @@ const DECOMPRESS: Record<CompressionAlgorithm, string> = {
  * checksum) and the reader run as separate processes, in parallel with the download and decryption.
  */
 export function readerSink(compression: CompressionAlgorithm, reader: string[], what: string): Writable {
+  // Already decompressed (chunked volumes): the reader alone, not `cat | reader`, which copies every
+  // byte through one more pipe and process.
+  if (compression === 'none') return childSink(reader[0]!, reader.slice(1), what);
   return childSink(
     'bash',
     ['-o', 'pipefail', '-c', `${DECOMPRESS[compression]} | "$@"`, 'dockvault-reader', ...reader],
