@@ -132,7 +132,7 @@ try {
   try {
     results.push(
       `run | dockvault wall | downtime | uploaded | stored | restic wall | restic stored | wall ratio | ` +
-        `docker stop+start+check | archive (stopped) | upload | wall target (restic + docker + 1 s)`,
+        `docker stop+start+check | archive (stopped) | upload | target (run 1: restic's time; then restic + docker + 1 s)`,
     );
     for (let run = 1; run <= RUNS; run++) {
       if (run > 1) change(mountpoint, run);
@@ -148,7 +148,8 @@ try {
       );
       const restic = sh(`restic backup -q "${mountpoint}"`, resticEnv);
       const parts = await breakdown(client, manifest.workflowId, manifest.runId);
-      const target = restic + parts.docker + 1;
+      // The first run is held to restic's own time; the later ones may add what only dockvault does.
+      const target = run === 1 ? restic : restic + parts.docker + 1;
       results.push(
         `${run} | ${ours.toFixed(1)} s | ${(manifest.downtimeMs / 1000).toFixed(2)} s | ${mib(uploaded)} | ${mib(await storedBytes(`${tag}-dv/`))} | ` +
           `${restic.toFixed(1)} s | ${mib(await storedBytes(`${tag}-restic/`))} | ${(ours / restic).toFixed(2)}x restic's time | ` +

@@ -3,11 +3,9 @@
 // tar stream through the content chunker, and a scan that reads only the changed files
 // (src/incremental/assemble.ts).
 import { createHash, createHmac } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { createEncryptStream } from './age/encrypt.ts';
-import { collect } from './collect.ts';
+import { encryptBuffer } from './age/encrypt.ts';
 import { parseRecipient, type Recipient } from './age/keys.ts';
 import type { Compression, CompressionAlgorithm } from './compression.ts';
 import { chunkKey, formatChunkIndex, type ChunkRef } from '../storage/chunks.ts';
@@ -102,7 +100,7 @@ async function sealChunk(
     case 'none':
       compressed = plaintext;
   }
-  return collect(Readable.from([compressed], { objectMode: false }).pipe(createEncryptStream(recipients)));
+  return encryptBuffer(compressed, recipients);
 }
 
 /**

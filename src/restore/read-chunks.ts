@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { AgeError } from '../pipeline/age/errors.ts';
 import { collect } from '../pipeline/collect.ts';
-import { createDecryptStream } from '../pipeline/age/decrypt.ts';
+import { decryptBuffer } from '../pipeline/age/decrypt.ts';
 import type { Identity } from '../pipeline/age/keys.ts';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import { Meter } from '../pipeline/meter.ts';
@@ -111,9 +111,7 @@ export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Pr
     throw fail(`is ${sealed.length} bytes, the index says ${ref.storedBytes}`);
   let plaintext: Buffer;
   try {
-    const compressed = await collect(
-      Readable.from([sealed]).pipe(createDecryptStream(source.identities, { name: chunk })),
-    );
+    const compressed = decryptBuffer(sealed, source.identities, { name: chunk });
     plaintext = await decompress(compressed, source.compression, ref.plaintextBytes);
   } catch (err) {
     if (source.signal?.aborted) throw err;

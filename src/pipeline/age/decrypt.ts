@@ -54,11 +54,12 @@ function noMatch(name: string, header: Header, identities: Identity[]): NoMatchi
 }
 
 /**
- * A complete age v1 file in, authenticated plaintext out. Nothing is emitted before the header
- * MAC verifies, and each chunk is emitted only after its tag verifies. Memory: one encrypted
- * chunk buffer (64 KiB + 16) plus the header.
+ * A complete age v1 file in, authenticated plaintext out to `emit`. Nothing is emitted before the
+ * header MAC verifies, and each chunk is emitted only after its tag verifies. Memory: one encrypted
+ * chunk buffer (64 KiB + 16) plus the header. push() and end() throw the age errors.
  */
-class AgeDecryptStream extends Transform {
+class AgeDecryptor {
+  readonly #emit: (data: Buffer) => void;
   readonly #identities: Identity[];
   readonly #name: string;
   #parser: HeaderParser | null = new HeaderParser();
@@ -71,10 +72,10 @@ class AgeDecryptStream extends Transform {
   readonly #pending = Buffer.allocUnsafe(encryptedChunkSize);
   #fill = 0;
 
-  constructor(identities: Identity[], name: string) {
-    super();
+  constructor(identities: Identity[], name: string, emit: (data: Buffer) => void) {
     this.#identities = identities;
     this.#name = name;
+    this.#emit = emit;
   }
 
   #chunkOffset(): number {
@@ -138,7 +139,7 @@ class AgeDecryptStream extends Transform {
   #openMiddle(ciphertext: Buffer, key: KeyObject): void {
     const plaintext = openChunk(key, this.#nonce, ciphertext, false);
     if (plaintext) {
-      this.push(plaintext);
+      this.#emit(plaintext);
       this.#nonce.next();
       return;
     }
@@ -181,27 +182,13 @@ class AgeDecryptStream extends Transform {
     }
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      let data = this.#readHeader(chunk);
-      if (data) data = this.#readPayloadNonce(data);
-      if (data && data.length > 0 && this.#key) this.#payload(data, this.#key);
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
+  push(chunk: Buffer): void {
+    let data = this.#readHeader(chunk);
+    if (data) data = this.#readPayloadNonce(data);
+    if (data && data.length > 0 && this.#key) this.#payload(data, this.#key);
   }
 
-  override _flush(callback: TransformCallback): void {
-    try {
-      this.#finish();
-      callback();
-    } catch (err) {
-      callback(err as Error);
-    }
-  }
-
-  #finish(): void {
+  end(): void {
     const name = this.#name;
     if (this.#parser) {
       const seen = this.#parser.bytesSeen;
@@ -235,7 +222,7 @@ class AgeDecryptStream extends Transform {
           offset,
         );
       }
-      this.push(plaintext);
+      this.#emit(plaintext);
       return;
     }
     if (this.#fill === encryptedChunkSize && openChunk(key, this.#nonce, last, false)) {
@@ -248,13 +235,59 @@ class AgeDecryptStream extends Transform {
   }
 }
 
+class AgeDecryptStream extends Transform {
+  readonly #decryptor: AgeDecryptor;
+
+  constructor(identities: Identity[], name: string) {
+    super();
+    this.#decryptor = new AgeDecryptor(identities, name, (data) => this.push(data));
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.#decryptor.push(chunk);
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.#decryptor.end();
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+}
+
+function parseIdentities(identities: Identity[] | string[]): Identity[] {
+  if (identities.length === 0)
+    throw new KeyFormatError('no identities given: age decryption needs at least one');
+  return identities.map((i) => (typeof i === 'string' ? parseIdentity(i) : i));
+}
+
 /**
  * An age decryption Transform. `identities` are parsed identities or `AGE-SECRET-KEY-1...` strings;
  * `opts.name` names the input in error messages.
  */
 export function createDecryptStream(identities: Identity[] | string[], opts: DecryptOptions = {}): Transform {
-  if (identities.length === 0)
-    throw new KeyFormatError('no identities given: age decryption needs at least one');
-  const parsed = identities.map((i) => (typeof i === 'string' ? parseIdentity(i) : i));
-  return new AgeDecryptStream(parsed, opts.name ?? 'input');
+  return new AgeDecryptStream(parseIdentities(identities), opts.name ?? 'input');
+}
+
+/**
+ * The plaintext of a whole age file already in memory (a chunk), checked exactly as the stream checks
+ * it, with the same errors; without a stream's per-piece work.
+ */
+export function decryptBuffer(
+  data: Buffer,
+  identities: Identity[] | string[],
+  opts: DecryptOptions = {},
+): Buffer {
+  const parts: Buffer[] = [];
+  const decryptor = new AgeDecryptor(parseIdentities(identities), opts.name ?? 'input', (p) => parts.push(p));
+  decryptor.push(data);
+  decryptor.end();
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

