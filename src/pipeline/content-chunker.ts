@@ -123,8 +123,19 @@ export class ContentChunker {
 
   #append(piece: Buffer): void {
     if (piece.length === 0) return;
-    this.#pieces.push(piece);
     this.#size += piece.length;
+    // The bytes before min and the rest of a chunk are often two slices of one input buffer: joined as
+    // one view, a chunk that lies within one input is handed out without a copy.
+    const last = this.#pieces.at(-1);
+    if (last && last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+      this.#pieces[this.#pieces.length - 1] = Buffer.from(
+        last.buffer,
+        last.byteOffset,
+        last.length + piece.length,
+      );
+      return;
+    }
+    this.#pieces.push(piece);
   }
 
   #take(): Buffer {

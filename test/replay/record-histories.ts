@@ -85,6 +85,8 @@ try {
   );
   const web = await fixtures.sleeper(`${tag}-web`, [vol]);
   const db = await fixtures.sleeper(`${tag}-db`, [vol]);
+  const chunkedVol = await fixtures.volume(`${tag}-chunked`);
+  await fixtures.sh([chunkedVol], `mkdir -p /${chunkedVol}/d; echo one > /${chunkedVol}/d/f`);
   const slowVol = await fixtures.volume(`${tag}-slow`);
   await fixtures.sh([slowVol], `head -c 8388608 /dev/urandom > /${slowVol}/data`);
   const slowApp = await fixtures.sleeper(`${tag}-slow-app`, [slowVol]);
@@ -108,6 +110,13 @@ try {
       hooks: { preStop: [hook(web, 'true')], postStart: [hook(db, 'true')] },
     },
     { name: 'streaming', type: 'standard', containers: [web, db], volumes: [vol], staging: 'none' },
+    {
+      name: 'chunked',
+      type: 'standard',
+      containers: [web],
+      volumes: [vol, chunkedVol],
+      volumeFormat: 'chunked',
+    },
     {
       name: 'failing',
       type: 'standard',
@@ -183,6 +192,24 @@ try {
     async () => {
       await cli(['run', 'pg']);
       return latest(client, 'backup-pg-');
+    },
+  );
+  await record(
+    'standard-chunked',
+    'chunked volumes, second run: scan while stopped, archive only what changed, chunks after the restart',
+    async () => {
+      await cli(['run', 'chunked']);
+      await fixtures.sh([chunkedVol], `echo two > /${chunkedVol}/d/g`);
+      await cli(['run', 'chunked']);
+      return latest(client, 'backup-chunked-');
+    },
+  );
+  await record(
+    'verify-chunked',
+    'verify of a backup of two chunked volumes: each chunk read once',
+    async () => {
+      await cli(['verify', 'chunked', ...identity]);
+      return latest(client, 'verify-chunked-');
     },
   );
   await record('verify', 'verify of the latest staged backup', async () => {
