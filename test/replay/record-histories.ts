@@ -206,9 +206,9 @@ try {
   );
   await record(
     'verify-chunked',
-    'verify of a backup of two chunked volumes: each chunk read once',
+    'verify --all of two backups of chunked volumes: each shared chunk read once',
     async () => {
-      await cli(['verify', 'chunked', ...identity]);
+      await cli(['verify', 'chunked', '--all', ...identity]);
       return latest(client, 'verify-chunked-');
     },
   );
