@@ -2,7 +2,7 @@ import { log } from '@temporalio/activity';
 import { parseRecipient } from '../pipeline/age/keys.ts';
 import type { BackupPlan, StoredObject } from '../plan/types.ts';
 import { backupPrefix, manifestKey } from '../storage/layout.ts';
-import { MANIFEST_V1, MANIFEST_V2, writeManifest, type Manifest } from '../storage/manifest.ts';
+import { manifestFormat, writeManifest, type Manifest } from '../storage/manifest.ts';
 import type { S3Target } from '../storage/store.ts';
 import { toolVersion } from '../version.ts';
 import { PreflightError } from './failure.ts';
@@ -57,7 +57,7 @@ export function createStorageActivities({ storeFor }: StorageActivityDeps) {
         storedBytes: input.objects.reduce((n, o) => n + o.storedBytes, 0),
       };
       const manifest: Manifest = {
-        format: input.objects.some((o) => o.chunked) ? MANIFEST_V2 : MANIFEST_V1,
+        format: manifestFormat(input.objects),
         tool: { name: 'dockvault', version: toolVersion },
         definition: plan.definition,
         type: plan.type,

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import {
   archiveVolume,
@@ -147,7 +147,8 @@ async function storeChunked(
   const stream = 'file' in source ? createReadStream(source.file, { highWaterMark: MiB }) : source;
   const { store } = options;
   // One listing per volume instead of a HEAD per chunk: 1,000 chunks (1 GiB) a request.
-  const { reusable, stored: inStore } = await listChunkStore(store);
+  const { reusable, stored: inStore, warnings } = await listChunkStore(store);
+  for (const warning of warnings) log.warn('pack not reused', { location: store.location, warning });
   const writer = {
     store,
     indexKey: options.key,
@@ -168,8 +169,11 @@ async function storeChunked(
         backupId: options.changed.backupId,
       })
     : await chunkAndStore(stream, writer);
-  const { indexBytes, chunks, newChunks, uploadedBytes, ...sealed } = stored;
-  return { ...sealed, chunked: { indexBytes, chunks, newChunks, uploadedBytes } };
+  const { indexBytes, chunks, newChunks, uploadedBytes, packed, newPacks, ...sealed } = stored;
+  return {
+    ...sealed,
+    chunked: { indexBytes, chunks, newChunks, uploadedBytes, ...(packed > 0 ? { packed, newPacks } : {}) },
+  };
 }
 
 /** Activities that move bytes: volume -> staging, staging -> storage, volume -> storage. */

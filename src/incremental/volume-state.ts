@@ -7,7 +7,15 @@ import { join } from 'node:path';
 import type { ChunkRef } from '../storage/chunks.ts';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 
-const VERSION = 1;
+/** 2: a chunk in a pack is recorded with its pack and offset. Version 1 records are read as well. */
+const VERSION = 2;
+type RecordedRef = [
+  name: string,
+  plaintextBytes: number,
+  storedBytes: number,
+  pack?: string,
+  offset?: number,
+];
 
 export interface VolumeStateId {
   /** The target's identity (endpoint, bucket, prefix): chunks are per prefix. */
@@ -17,11 +25,11 @@ export interface VolumeStateId {
 }
 
 export interface VolumeState {
-  version: typeof VERSION;
+  version: 1 | typeof VERSION;
   /** The backup whose chunks these are: used only while it is the definition's latest backup. */
   backupId: string;
   algorithm: CompressionAlgorithm;
-  groups: Record<string, [name: string, plaintextBytes: number, storedBytes: number][]>;
+  groups: Record<string, RecordedRef[]>;
   /** Large files by name (as tar names them, latin1): inode, mtime (ns), cut in blocks. */
   files?: LargeFiles;
 }
@@ -40,7 +48,7 @@ function isState(value: unknown): value is VolumeState {
   return (
     typeof v === 'object' &&
     v !== null &&
-    v.version === VERSION &&
+    (v.version === 1 || v.version === VERSION) &&
     typeof v.backupId === 'string' &&
     typeof v.algorithm === 'string' &&
     typeof v.groups === 'object' &&
@@ -62,7 +70,11 @@ export function reusableGroups(state: VolumeState): Map<string, ChunkRef[]> {
   return new Map(
     Object.entries(state.groups).map(([key, refs]) => [
       key,
-      refs.map(([name, plaintextBytes, storedBytes]) => ({ name, plaintextBytes, storedBytes })),
+      refs.map(([name, plaintextBytes, storedBytes, pack, offset]) =>
+        pack === undefined
+          ? { name, plaintextBytes, storedBytes }
+          : { name, plaintextBytes, storedBytes, pack, offset },
+      ),
     ]),
   );
 }
@@ -80,7 +92,14 @@ export async function saveVolumeState(
     version: VERSION,
     ...state,
     groups: Object.fromEntries(
-      [...groups].map(([key, refs]) => [key, refs.map((r) => [r.name, r.plaintextBytes, r.storedBytes])]),
+      [...groups].map(([key, refs]) => [
+        key,
+        refs.map((r): RecordedRef =>
+          r.pack === undefined
+            ? [r.name, r.plaintextBytes, r.storedBytes]
+            : [r.name, r.plaintextBytes, r.storedBytes, r.pack, r.offset!],
+        ),
+      ]),
     ),
   };
   const tmp = `${path}.${process.pid}.tmp`;

@@ -8,7 +8,15 @@ import zlib from 'node:zlib';
 import { encryptBuffer } from './age/encrypt.ts';
 import { parseRecipient, type Recipient } from './age/keys.ts';
 import type { Compression, CompressionAlgorithm } from './compression.ts';
-import { chunkKey, formatChunkIndex, type ChunkRef } from '../storage/chunks.ts';
+import {
+  chunkKey,
+  countPacked,
+  formatChunkIndex,
+  storedKey,
+  type ChunkLocation,
+  type ChunkRef,
+} from '../storage/chunks.ts';
+import { OpenPack, PACK_BELOW } from '../storage/pack.ts';
 import type { BackupStore } from '../storage/store.ts';
 
 const zstdCompress = promisify(zlib.zstdCompress);
@@ -19,9 +27,9 @@ export interface ChunkWriterOptions {
   store: BackupStore;
   /** Where the chunk index goes (under the backup's prefix). */
   indexKey: string;
-  /** Chunks already in the store a backup may reuse, with their stored sizes; chunks this writer uploads are added. */
-  known: Map<string, number>;
-  /** Every chunk in the store (reusable or marked by a prune), for reuse(); `known` when not given. */
+  /** Chunks already in the store a backup may reuse, and where; chunks this writer uploads are added. */
+  known: Map<string, ChunkLocation>;
+  /** Every object in the store (chunk or pack, reusable or marked by a prune), for reuse(). */
   stored?: ReadonlyMap<string, number>;
   dedupKey: Buffer;
   compression: Compression;
@@ -47,7 +55,12 @@ export interface ChunkedObject {
   chunks: number;
   /** Chunks (and their stored bytes) this writer uploaded; the others were in the store already. */
   newChunks: number;
+  /** Bytes uploaded: the new chunks, alone or in packs (with the packs' trailers). */
   uploadedBytes: number;
+  /** Index lines that name a pack. */
+  packed: number;
+  /** Packs this writer stored. */
+  newPacks: number;
 }
 
 export class MissingChunkError extends Error {
@@ -119,6 +132,8 @@ export class ChunkWriter {
   private plaintextBytes = 0;
   private newChunks = 0;
   private uploadedBytes = 0;
+  private newPacks = 0;
+  private pack: OpenPack | undefined;
 
   private readonly options: ChunkWriterOptions;
 
@@ -135,10 +150,11 @@ export class ChunkWriter {
   async add(plaintext: Buffer): Promise<ChunkRef> {
     const { known, dedupKey, compression } = this.options;
     const name = chunkName(dedupKey, compression.algorithm, plaintext);
-    const ref: ChunkRef = { name, plaintextBytes: plaintext.length, storedBytes: known.get(name) ?? 0 };
-    const reused = known.has(name);
-    // A name seen in this stream before is uploading already: -1 until its size is known.
-    if (!reused) known.set(name, -1);
+    const location = known.get(name);
+    const ref: ChunkRef = { name, plaintextBytes: plaintext.length, ...(location ?? { storedBytes: 0 }) };
+    const reused = location !== undefined;
+    // A name seen in this stream before is uploading already: -1 until it is placed.
+    if (!reused) known.set(name, { storedBytes: -1 });
     await this.take(ref, reused ? undefined : plaintext);
     return ref;
   }
@@ -154,8 +170,13 @@ export class ChunkWriter {
    * store (`stored`), marked by a prune or not (see listChunkStore).
    */
   async reuse(ref: ChunkRef, what: string): Promise<void> {
-    if (!this.options.known.has(ref.name) && !this.options.stored?.has(ref.name)) {
-      throw new MissingChunkError(`${what}: chunk ${ref.name} is no longer in the store`);
+    const { known, stored } = this.options;
+    const present =
+      ref.pack === undefined ? known.has(ref.name) || stored?.has(ref.name) : stored?.has(ref.pack);
+    if (!present) {
+      throw new MissingChunkError(
+        `${what}: chunk ${ref.name}${ref.pack === undefined ? '' : ` (in pack ${ref.pack})`} is no longer in the store`,
+      );
     }
     await this.take({ ...ref }, undefined);
   }
@@ -167,35 +188,64 @@ export class ChunkWriter {
     this.refs.push(ref);
     this.plaintextBytes += ref.plaintextBytes;
     this.options.onProgress?.(this.plaintextBytes);
-    if (upload === undefined && (!this.options.extendRetention || this.seen.has(ref.name))) return;
-    this.seen.add(ref.name);
-    const work =
-      upload === undefined
-        ? store.extendRetention(chunkKey(ref.name), signal ? { signal } : {})
-        : this.upload(ref, upload);
+    // A reused chunk of a pack this writer is filling is retained with the pack (it is new).
+    const key = upload === undefined && ref.storedBytes > 0 ? storedKey(ref) : undefined;
+    if (upload === undefined && (!this.options.extendRetention || !key || this.seen.has(key))) return;
+    if (key) this.seen.add(key);
+    // Requests of small chunks are latency-bound: up to 4 per slot, while their bytes fit the slots.
+    this.track(
+      upload === undefined ? store.extendRetention(key!, signal ? { signal } : {}) : this.upload(ref, upload),
+      Math.max(ref.plaintextBytes / MiB, 0.25),
+    );
+    while (this.inFlight.size > 0 && this.inFlightWeight >= this.options.parallel)
+      await Promise.race(this.inFlight);
+  }
+
+  /** Counts `work` in flight with `weight` (MiB of slots) until it settles; its failure stops the writer. */
+  private track(work: Promise<void>, weight: number): void {
     const task = work.catch((err: unknown) => {
       this.failure ??= err instanceof Error ? err : new Error(String(err));
     });
-    // Requests of small chunks are latency-bound: up to 4 per slot, while their bytes fit the slots.
-    const weight = Math.max(ref.plaintextBytes / MiB, 0.25);
     this.inFlight.add(task);
     this.inFlightWeight += weight;
     void task.finally(() => {
       this.inFlight.delete(task);
       this.inFlightWeight -= weight;
     });
-    while (this.inFlight.size > 0 && this.inFlightWeight >= this.options.parallel)
-      await Promise.race(this.inFlight);
   }
 
   private async upload(ref: ChunkRef, plaintext: Buffer): Promise<void> {
     const { store, known, compression, signal } = this.options;
     const sealed = await sealChunk(plaintext, compression, this.recipients);
-    await store.putBuffer(chunkKey(ref.name), sealed, signal ? { signal } : {});
+    if (plaintext.length < PACK_BELOW) {
+      // Small chunks go into a pack, stored once it is full (or at finish()).
+      this.pack ??= new OpenPack();
+      ref.pack = this.pack.name;
+      ref.offset = this.pack.add(ref.name, plaintext.length, sealed);
+      if (this.pack.full) this.storePack();
+    } else {
+      await store.putBuffer(chunkKey(ref.name), sealed, signal ? { signal } : {});
+      this.uploadedBytes += sealed.length;
+    }
     ref.storedBytes = sealed.length;
-    known.set(ref.name, sealed.length);
+    known.set(ref.name, { storedBytes: sealed.length, pack: ref.pack, offset: ref.offset });
+    this.seen.add(storedKey(ref)); // stored with the target's retention already
     this.newChunks++;
-    this.uploadedBytes += sealed.length;
+  }
+
+  /** Stores the pack being filled; its chunks are part of the backup once this has succeeded. */
+  private storePack(): void {
+    const { store, signal } = this.options;
+    const pack = this.pack!;
+    this.pack = undefined;
+    const body = pack.seal();
+    this.track(
+      store.putBuffer(chunkKey(pack.name), body, signal ? { signal } : {}).then(() => {
+        this.uploadedBytes += body.length;
+        this.newPacks++;
+      }),
+      body.length / MiB,
+    );
   }
 
   private throwIfFailed(): void {
@@ -211,9 +261,19 @@ export class ChunkWriter {
     const { store, known, signal } = this.options;
     await this.settle();
     this.throwIfFailed();
+    if (this.pack) {
+      this.storePack();
+      await this.settle();
+      this.throwIfFailed();
+    }
     signal?.throwIfAborted();
-    // A chunk repeated within the stream took its size from the first upload.
-    for (const ref of this.refs) if (ref.storedBytes <= 0) ref.storedBytes = known.get(ref.name) ?? 0;
+    // A chunk repeated within the stream took its place from the first upload.
+    for (const ref of this.refs) {
+      if (ref.storedBytes <= 0) {
+        const { storedBytes, pack, offset } = known.get(ref.name) ?? { storedBytes: 0 };
+        Object.assign(ref, { storedBytes }, pack === undefined ? {} : { pack, offset });
+      }
+    }
     const index = Buffer.from(formatChunkIndex(this.refs));
     await store.putBuffer(this.options.indexKey, index, {
       contentType: 'text/plain',
@@ -227,6 +287,8 @@ export class ChunkWriter {
       chunks: this.refs.length,
       newChunks: this.newChunks,
       uploadedBytes: this.uploadedBytes,
+      packed: countPacked(this.refs),
+      newPacks: this.newPacks,
     };
   }
 }

@@ -100,8 +100,16 @@ export interface StoredObject {
   startedAt: string;
   finishedAt: string;
   details?: Record<string, string | number | boolean>;
-  /** A chunked volume (manifest v2): the object is the chunk index. */
-  chunked?: { indexBytes: number; chunks: number; newChunks: number; uploadedBytes: number };
+  /** A chunked volume (manifest v2; v3 with `packed`): the object is the chunk index. */
+  chunked?: {
+    indexBytes: number;
+    chunks: number;
+    newChunks: number;
+    uploadedBytes: number;
+    /** Index lines that name a pack, and the packs this backup stored (only when some do). */
+    packed?: number;
+    newPacks?: number;
+  };
 }
 
 export interface BackupResult {

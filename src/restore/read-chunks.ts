@@ -8,7 +8,13 @@ import { decryptBuffer } from '../pipeline/age/decrypt.ts';
 import type { Identity } from '../pipeline/age/keys.ts';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import { Meter } from '../pipeline/meter.ts';
-import { chunkKey, ChunkIndexError, parseChunkIndex, type ChunkRef } from '../storage/chunks.ts';
+import {
+  ChunkIndexError,
+  describeStored,
+  parseChunkIndex,
+  storedKey,
+  type ChunkRef,
+} from '../storage/chunks.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
 import { type BackupStore, ObjectNotFoundError, StorageError } from '../storage/store.ts';
 import { CorruptBackupObjectError } from './errors.ts';
@@ -91,27 +97,46 @@ export interface ChunkSource {
   signal?: AbortSignal | undefined;
 }
 
+const fail = (what: string, cause?: unknown) => new ChunkReadError(what, { cause });
+
+/**
+ * The stored bytes of consecutive chunks of one object: a chunk alone (its stored size checked), or
+ * neighbours in a pack in one ranged read. Missing or unreadable is a ChunkReadError (of the first).
+ */
+async function readStored(source: ChunkSource, refs: ChunkRef[]): Promise<Buffer> {
+  const first = refs[0]!;
+  const length = refs.reduce((n, r) => n + r.storedBytes, 0);
+  let stored: Buffer;
+  try {
+    stored = await collect(
+      await source.store.get(storedKey(first), {
+        signal: source.signal,
+        ...(first.pack === undefined ? { size: length } : { range: { offset: first.offset!, length } }),
+      }),
+    );
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) throw fail('is missing from the store', err);
+    if (err instanceof StorageError && !err.retryable) throw fail(`cannot be read: ${err.message}`, err);
+    throw err;
+  }
+  if (stored.length !== length) throw fail(`is ${stored.length} bytes, the index says ${length}`);
+  return stored;
+}
+
 /**
  * The plaintext of one listed chunk: get (its stored size checked) -> age decrypt (authenticated) ->
  * decompress -> exactly the listed length. A damaged or missing chunk is a ChunkReadError saying what
  * is wrong; a transient storage failure is thrown as it is.
  */
 export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Promise<Buffer> {
-  const chunk = chunkKey(ref.name);
-  const fail = (what: string, cause?: unknown) => new ChunkReadError(what, { cause });
-  let sealed: Buffer;
-  try {
-    sealed = await collect(await source.store.get(chunk, { signal: source.signal, size: ref.storedBytes }));
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) throw fail('is missing from the store', err);
-    if (err instanceof StorageError && !err.retryable) throw fail(`cannot be read: ${err.message}`, err);
-    throw err;
-  }
-  if (sealed.length !== ref.storedBytes)
-    throw fail(`is ${sealed.length} bytes, the index says ${ref.storedBytes}`);
+  return openChunk(source, ref, await readStored(source, [ref]));
+}
+
+/** A chunk's stored bytes to its plaintext, checked (see readChunkPlaintext). */
+async function openChunk(source: ChunkSource, ref: ChunkRef, sealed: Buffer): Promise<Buffer> {
   let plaintext: Buffer;
   try {
-    const compressed = decryptBuffer(sealed, source.identities, { name: chunk });
+    const compressed = decryptBuffer(sealed, source.identities, { name: describeStored(ref) });
     plaintext = await decompress(compressed, source.compression, ref.plaintextBytes);
   } catch (err) {
     if (source.signal?.aborted) throw err;
@@ -126,16 +151,53 @@ export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Pr
 
 /** How a chunk's problem is told for one object that lists it. */
 export function chunkProblem(key: string, ref: ChunkRef, i: number, of: number, what: string): string {
-  return `${key}: chunk ${i + 1} of ${of} (${chunkKey(ref.name)}) ${what}`;
+  return `${key}: chunk ${i + 1} of ${of} (${describeStored(ref)}) ${what}`;
 }
 
-/** readChunkPlaintext, its failure named for the object being read. */
-async function readChunk(opts: ReadChunkedOptions, ref: ChunkRef, i: number, of: number): Promise<Buffer> {
+/** Neighbours in one pack are read together, up to this many stored bytes. */
+const SPAN_BYTES = 8 * 1024 * 1024;
+
+/** The index cut into reads: a chunk alone, or a run of neighbours in one pack. */
+function spans(refs: ChunkRef[]): { start: number; end: number }[] {
+  const out: { start: number; end: number; bytes: number }[] = [];
+  refs.forEach((ref, i) => {
+    const last = out.at(-1);
+    const prev = refs[i - 1];
+    if (
+      last &&
+      prev?.pack !== undefined &&
+      ref.pack === prev.pack &&
+      ref.offset === prev.offset! + prev.storedBytes &&
+      last.bytes + ref.storedBytes <= SPAN_BYTES
+    ) {
+      last.end = i + 1;
+      last.bytes += ref.storedBytes;
+    } else out.push({ start: i, end: i + 1, bytes: ref.storedBytes });
+  });
+  return out;
+}
+
+/** The plaintexts of refs[start, end) (one read), a failure named for the object and the chunk. */
+async function readSpan(
+  opts: ReadChunkedOptions,
+  refs: ChunkRef[],
+  { start, end }: { start: number; end: number },
+): Promise<Buffer[]> {
+  let i = start;
   try {
-    return await readChunkPlaintext(opts, ref);
+    const stored = await readStored(opts, refs.slice(start, end));
+    const out: Buffer[] = [];
+    for (let at = 0; i < end; i++) {
+      const ref = refs[i]!;
+      out.push(await openChunk(opts, ref, stored.subarray(at, at + ref.storedBytes)));
+      at += ref.storedBytes;
+    }
+    return out;
   } catch (err) {
     if (!(err instanceof ChunkReadError)) throw err;
-    throw new CorruptBackupObjectError(chunkProblem(opts.key, ref, i, of, err.message), { cause: err.cause });
+    throw new CorruptBackupObjectError(chunkProblem(opts.key, refs[i]!, i, refs.length, err.message), {
+      cause: err.cause,
+    });
   }
 }
 
@@ -146,33 +208,36 @@ async function readChunk(opts: ReadChunkedOptions, ref: ChunkRef, i: number, of:
  */
 export async function readChunkedObject(opts: ReadChunkedOptions): Promise<{ storedBytes: number }> {
   const refs = await readIndex(opts);
+  const reads = spans(refs);
   let storedBytes = opts.object.chunked.indexBytes;
-  const ahead: Promise<Buffer>[] = [];
+  const ahead: Promise<Buffer[]>[] = [];
   let aheadBytes = 0;
   let next = 0;
-  const cost = (ref: ChunkRef) => ref.storedBytes + ref.plaintextBytes;
+  const cost = (span: { start: number; end: number }) =>
+    refs.slice(span.start, span.end).reduce((n, ref) => n + ref.storedBytes + ref.plaintextBytes, 0);
   const fill = () => {
     while (
-      next < refs.length &&
+      next < reads.length &&
       (ahead.length === 0 ||
-        (ahead.length < READ_AHEAD && aheadBytes + cost(refs[next]!) <= READ_AHEAD_BYTES))
+        (ahead.length < READ_AHEAD && aheadBytes + cost(reads[next]!) <= READ_AHEAD_BYTES))
     ) {
-      const i = next++;
-      const reading = readChunk(opts, refs[i]!, i, refs.length);
+      const reading = readSpan(opts, refs, reads[next]!);
       reading.catch(() => undefined); // awaited in order below
       ahead.push(reading);
-      aheadBytes += cost(refs[i]!);
+      aheadBytes += cost(reads[next++]!);
     }
   };
   async function* plaintext() {
     fill();
-    for (let i = 0; i < refs.length; i++) {
+    for (const span of reads) {
       const data = await ahead.shift()!;
-      aheadBytes -= cost(refs[i]!);
+      aheadBytes -= cost(span);
       fill();
-      storedBytes += refs[i]!.storedBytes;
-      opts.onProgress?.(storedBytes);
-      yield data;
+      for (let i = span.start; i < span.end; i++) {
+        storedBytes += refs[i]!.storedBytes;
+        opts.onProgress?.(storedBytes);
+        yield data[i - span.start]!;
+      }
     }
   }
   await pipeline(Readable.from(plaintext()), opts.sink, opts.signal ? { signal: opts.signal } : {});

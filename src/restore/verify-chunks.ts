@@ -6,7 +6,8 @@ import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import type { VerifiedObject } from '../plan/types.ts';
 import type { ChunkRef } from '../storage/chunks.ts';
 import { objectKey } from '../storage/layout.ts';
-import { mapLimit, type ManifestObject } from '../storage/manifest.ts';
+import type { ManifestObject } from '../storage/manifest.ts';
+import { mapLimit } from '../storage/map-limit.ts';
 import { StorageError, type BackupStore } from '../storage/store.ts';
 import { RestoreError } from './errors.ts';
 import { ChunkReadError, chunkProblem, readChunkPlaintext, readIndex } from './read-chunks.ts';
@@ -51,8 +52,8 @@ export async function verifyChunksOnce(opts: {
 }): Promise<SharedChunkVerify> {
   const { store, items } = opts;
   const errors = items.map((): string[] => []);
-  // One entry per chunk as stored: a name listed with other sizes, or under another compression, is
-  // another read (and fails its own size check).
+  // One entry per chunk as stored: a name listed with other sizes, in another place, or under another
+  // compression, is another read (and fails its own size check).
   const chunks = new Map<string, Listing[]>();
   let listed = 0;
   for (const [item, { backupId, compression, object }] of items.entries()) {
@@ -73,7 +74,7 @@ export async function verifyChunksOnce(opts: {
     }
     listed += refs.length;
     refs.forEach((ref, position) => {
-      const id = `${compression} ${ref.name} ${ref.storedBytes} ${ref.plaintextBytes}`;
+      const id = `${compression} ${ref.name} ${ref.storedBytes} ${ref.plaintextBytes} ${ref.pack} ${ref.offset}`;
       chunks.set(id, [...(chunks.get(id) ?? []), { item, key, position, of: refs.length, ref }]);
     });
   }

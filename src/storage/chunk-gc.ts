@@ -6,7 +6,8 @@
 import { text } from 'node:stream/consumers';
 import { CHUNKS_DIR, ChunkIndexError, listStoredChunks, parseChunkIndex } from './chunks.ts';
 import { formatMarker, markerKey, readMarkers, type CandidateMarker } from './chunk-markers.ts';
-import { listDefinitions, mapLimit, scanDefinition } from './manifest.ts';
+import { listDefinitions, scanDefinition } from './manifest.ts';
+import { mapLimit } from './map-limit.ts';
 import { DeleteObjectsError, ObjectNotFoundError, StorageAccessError, type BackupStore } from './store.ts';
 import type { ObjectInfo } from './store.ts';
 
@@ -52,7 +53,7 @@ function add(count: ChunkCount, object: ObjectInfo): void {
 }
 
 /**
- * Every chunk name an index of the prefix lists: indexes of complete backups (manifest present) and of
+ * Every chunk (and pack) name an index of the prefix lists: indexes of complete backups (manifest present) and of
  * prefixes without a manifest that may belong to a run in progress. Undefined, with the reason, when an
  * index cannot be read: then nothing can be known to be unreferenced.
  */
@@ -80,7 +81,11 @@ async function referencedChunks(
       throw err;
     }
     try {
-      for (const ref of parseChunkIndex(body, key)) names.add(ref.name);
+      for (const ref of parseChunkIndex(body, key)) {
+        names.add(ref.name);
+        // A pack is kept while any chunk in it is listed.
+        if (ref.pack !== undefined) names.add(ref.pack);
+      }
     } catch (err) {
       if (!(err instanceof ChunkIndexError)) throw err;
       problems.push(err.message);

@@ -9,7 +9,7 @@ import { ObjectNotFoundError, type BackupStore } from './store.ts';
 export const MARKERS_DIR = '_chunks-gc';
 
 const MARKER_NAME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)-[0-9a-f]{8}\.candidates$/;
-const MARKER_LINE = /^([0-9a-f]{64}) (\S+)$/;
+const MARKER_LINE = /^([0-9a-f]{64}(?:\.pack)?) (\S+)$/;
 
 export interface CandidateMarker {
   key: string;
@@ -23,7 +23,7 @@ export function markerKey(at: Date): string {
   return `${MARKERS_DIR}/${at.toISOString()}-${randomBytes(4).toString('hex')}.candidates`;
 }
 
-/** One line per chunk, `<name> <tag>`: names and tags only, like the bucket listing itself. */
+/** One line per chunk or pack, `<name> <tag>`: names and tags only, like the bucket listing itself. */
 export function formatMarker(candidates: Map<string, string>): string {
   return [...candidates].map(([name, etag]) => `${name} ${etag}\n`).join('');
 }

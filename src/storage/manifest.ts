@@ -4,6 +4,7 @@ import { CHUNK_INDEX_SUFFIX } from './chunks.ts';
 import { backupPrefix, manifestKey, MANIFEST_NAME, parseBackupId } from './layout.ts';
 import { CorruptManifestError, CorruptObjectError, ObjectNotFoundError } from './store.ts';
 import type { BackupStore } from './store.ts';
+import { mapLimit } from './map-limit.ts';
 
 const isoTime = z.iso.datetime({ offset: true });
 const bytes = z.number().int().nonnegative();
@@ -37,6 +38,9 @@ const StoredObjectSchema = z.strictObject({
       /** What this backup uploaded; the other chunks were in the store already. */
       newChunks: bytes,
       uploadedBytes: bytes,
+      /** v3: index lines that name a pack, and the packs this backup stored. */
+      packed: bytes.optional(),
+      newPacks: bytes.optional(),
     })
     .optional(),
 });
@@ -44,10 +48,15 @@ const StoredObjectSchema = z.strictObject({
 export const MANIFEST_V1 = 'dockvault-manifest/v1';
 /** v2 adds chunked objects; a backup without any is still written as v1, readable by older versions. */
 export const MANIFEST_V2 = 'dockvault-manifest/v2';
+/**
+ * v3 adds packs: a chunk index may name a chunk's pack and offset. A backup without such lines is
+ * still written as v2 (or v1), readable by older versions.
+ */
+export const MANIFEST_V3 = 'dockvault-manifest/v3';
 
 export const ManifestSchema = z
   .strictObject({
-    format: z.enum([MANIFEST_V1, MANIFEST_V2]),
+    format: z.enum([MANIFEST_V1, MANIFEST_V2, MANIFEST_V3]),
     tool: z.strictObject({ name: z.literal('dockvault'), version: z.string().min(1) }),
     definition: z.string().min(1),
     type: z.enum(['standard', 'postgresqldatabase']),
@@ -76,6 +85,12 @@ export const ManifestSchema = z
     m.objects.forEach((o, i) => {
       if (o.chunked && m.format === MANIFEST_V1)
         ctx.addIssue({ code: 'custom', path: ['objects', i, 'chunked'], message: `needs ${MANIFEST_V2}` });
+      if (o.chunked?.packed && m.format !== MANIFEST_V3)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['objects', i, 'chunked', 'packed'],
+          message: `needs ${MANIFEST_V3}`,
+        });
       if (seen.has(o.name))
         ctx.addIssue({ code: 'custom', path: ['objects', i, 'name'], message: 'duplicate name' });
       seen.add(o.name);
@@ -98,6 +113,14 @@ export const ManifestSchema = z
   });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** The oldest version that can hold these objects, so older versions read what they can. */
+export function manifestFormat(
+  objects: { chunked?: { packed?: number | undefined } | undefined }[],
+): Manifest['format'] {
+  if (objects.some((o) => (o.chunked?.packed ?? 0) > 0)) return MANIFEST_V3;
+  return objects.some((o) => o.chunked) ? MANIFEST_V2 : MANIFEST_V1;
+}
 export type ManifestObject = z.infer<typeof StoredObjectSchema>;
 
 export interface BackupListing {
@@ -236,19 +259,6 @@ async function definitionsOf(store: BackupStore, definition: string | undefined)
   if (definition === undefined) return listDefinitions(store);
   backupPrefix(definition, 'x'); // validates the name
   return [definition];
-}
-
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function backupTime(backupId: string, manifest?: Manifest): number {

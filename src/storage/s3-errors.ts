@@ -75,7 +75,7 @@ function isNetworkError(err: unknown): boolean {
   return false;
 }
 
-function httpStatus(err: unknown): number | undefined {
+export function httpStatus(err: unknown): number | undefined {
   return asSdkError(err).$metadata?.httpStatusCode;
 }
 

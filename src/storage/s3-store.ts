@@ -19,7 +19,7 @@ import {
 import type { ListObjectsV2CommandOutput, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { uploadStream } from './multipart-upload.ts';
 import { createS3Client, PREFLIGHT_TUNING } from './s3-client.ts';
-import { errorName, toStorageError } from './s3-errors.ts';
+import { errorName, httpStatus, toStorageError } from './s3-errors.ts';
 import {
   CorruptObjectError,
   DeleteObjectsError,
@@ -127,15 +127,38 @@ export class S3Store implements BackupStore {
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {
     let body: Readable;
     try {
-      const res = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.#target.bucket, Key: this.#full(key) }),
-        opts.signal ? { abortSignal: opts.signal } : {},
-      );
+      const { range } = opts;
+      const res = await this.#client
+        .send(
+          new GetObjectCommand({
+            Bucket: this.#target.bucket,
+            Key: this.#full(key),
+            ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}),
+          }),
+          opts.signal ? { abortSignal: opts.signal } : {},
+        )
+        .catch((err: unknown) => {
+          // 416: the range starts at or after the object's end.
+          if (range && httpStatus(err) === 416) {
+            throw new ObjectIntegrityError(
+              `truncated: ends before byte ${range.offset + 1} (${range.length} bytes read from there)`,
+              this.#ctx(key),
+            );
+          }
+          throw err;
+        });
       if (!res.Body)
         throw new StorageError(`get ${key} at ${this.location}: response has no body`, this.#ctx(key));
       body = res.Body as Readable;
       const stored = res.ContentLength;
-      if (opts.size !== undefined && stored !== undefined && stored !== opts.size) {
+      if (range && stored !== range.length) {
+        body.destroy();
+        throw new ObjectIntegrityError(
+          `truncated: ${stored ?? 0} of ${range.length} bytes from byte ${range.offset}`,
+          this.#ctx(key),
+        );
+      }
+      if (!range && opts.size !== undefined && stored !== undefined && stored !== opts.size) {
         body.destroy();
         throw new ObjectIntegrityError(
           stored < opts.size

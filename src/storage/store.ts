@@ -37,6 +37,11 @@ export interface GetOptions {
   signal?: AbortSignal | undefined;
   /** The size the object was stored with (the manifest's storedBytes). */
   size?: number | undefined;
+  /**
+   * Only these bytes (a chunk in a pack, a pack's trailer): fewer than `length` is ObjectIntegrityError
+   * (the object is shorter than it was written). The store's checksum covers whole objects only.
+   */
+  range?: { offset: number; length: number } | undefined;
 }
 
 export interface UnfinishedUpload {

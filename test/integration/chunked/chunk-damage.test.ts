@@ -1,4 +1,5 @@
-// Chunks missing, tampered with or truncated in the S3 server's own storage (behind versitygw's back):
+// Chunks (alone, and in packs) missing, tampered with or truncated in the S3 server's own storage
+// (behind versitygw's back):
 // verify reports each backup with the chunk that is wrong, restore refuses naming it and changes nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,12 +20,14 @@ let intact: Manifest;
 const suffix = randomBytes(3).toString('hex');
 const definition = (name: string) => `ck-${name}-${suffix}`;
 const fileOf = (key: string) => join(stack.s3DataDir, stack.s3Bucket, env.tag, key);
+// A chunk stored alone, and a small chunk inside a pack: each missing, flipped and truncated.
+const DAMAGES = ['missing', 'flipped', 'truncated', 'pack-missing', 'pack-flipped', 'pack-truncated'];
 
 before(async () => {
   env = await BackupTestEnv.create();
   const { fixtures, tag } = env;
   const backups = new Map<string, { vol: string; manifest: Manifest }>();
-  for (const name of ['intact', 'missing', 'flipped', 'truncated']) {
+  for (const name of ['intact', ...DAMAGES]) {
     const vol = await fixtures.volume(`${tag}-${name}`);
     // Random data of its own: no chunk is shared with another definition's.
     await fixtures.sh([vol], `head -c 3000000 /dev/urandom > /${vol}/data.bin; echo ${name} > /${vol}/name`);
@@ -43,30 +46,56 @@ before(async () => {
     backups.get(name)!.manifest = await runBackup(env, definition(name));
   }
   intact = backups.get('intact')!.manifest;
-  for (const name of ['missing', 'flipped', 'truncated']) {
+  const indexOf = async (name: string) => {
     const { manifest } = backups.get(name)!;
-    const object = manifest.objects[0]!;
-    const index = parseChunkIndex(
-      await readFile(fileOf(`${definition(name)}/${manifest.backupId}/${object.name}`), 'utf8'),
+    return parseChunkIndex(
+      await readFile(fileOf(`${definition(name)}/${manifest.backupId}/${manifest.objects[0]!.name}`), 'utf8'),
       'index',
     );
+  };
+  // Packs holding chunks of the intact backup (the archive's end is the same chunk in every backup).
+  const shared = new Set((await indexOf('intact')).flatMap((r) => (r.pack ? [r.pack] : [])));
+  const places = new Map<string, { file: string; from: number; to: number }>();
+  for (const name of DAMAGES) {
+    const { manifest } = backups.get(name)!;
+    const index = await indexOf(name);
     assert.ok(index.length >= 2, `${name} has ${index.length} chunks`);
-    const chunk = chunkKey(index[1]!.name);
-    damaged.set(name, { manifest, chunk });
+    if (name.startsWith('pack-')) {
+      // A chunk in a pack of this backup's own: the small group of the file `name`.
+      const ref = index.find((r) => r.pack !== undefined && !shared.has(r.pack));
+      assert.ok(ref, `${name}: a chunk in a pack of its own`);
+      damaged.set(name, { manifest, chunk: chunkKey(ref.pack!) });
+      places.set(name, {
+        file: fileOf(chunkKey(ref.pack!)),
+        from: ref.offset!,
+        to: ref.offset! + ref.storedBytes,
+      });
+    } else {
+      assert.equal(index[1]!.pack, undefined, `${name}: chunk 2 is data.bin's, stored alone`);
+      damaged.set(name, { manifest, chunk: chunkKey(index[1]!.name) });
+      const file = fileOf(chunkKey(index[1]!.name));
+      places.set(name, { file, from: 0, to: (await stat(file)).size });
+    }
   }
-  await rm(fileOf(damaged.get('missing')!.chunk));
-  const flipped = await open(fileOf(damaged.get('flipped')!.chunk), 'r+');
-  try {
-    const b = Buffer.alloc(4);
-    await flipped.read(b, 0, 4, 1000);
-    for (let i = 0; i < 4; i++) b[i] = b[i]! ^ 0x5a;
-    await flipped.write(b, 0, 4, 1000);
-  } finally {
-    await flipped.close();
+  for (const name of DAMAGES) {
+    const { file, from, to } = places.get(name)!;
+    if (name.endsWith('missing')) await rm(file);
+    else if (name.endsWith('truncated')) await truncate(file, to - 100);
+    else {
+      // Inside the chunk's last encrypted piece: its authentication fails.
+      const at = Math.max(from, to - 40);
+      const handle = await open(file, 'r+');
+      try {
+        const b = Buffer.alloc(4);
+        await handle.read(b, 0, 4, at);
+        for (let i = 0; i < 4; i++) b[i] = b[i]! ^ 0x5a;
+        await handle.write(b, 0, 4, at);
+      } finally {
+        await handle.close();
+      }
+    }
   }
-  const truncated = fileOf(damaged.get('truncated')!.chunk);
-  await truncate(truncated, (await stat(truncated)).size - 1000);
-  for (const name of ['missing', 'flipped', 'truncated']) {
+  for (const name of DAMAGES) {
     await fixtures.sh([backups.get(name)!.vol], `echo changed > /${backups.get(name)!.vol}/name`);
   }
 });
@@ -91,7 +120,7 @@ test('verify names the backup and the chunk that is missing, tampered with or tr
       flipped: /checksum|authentication|decryption/i,
       truncated: /truncated/,
     };
-    assert.match(line, why[name as keyof typeof why], `${name}: ${line}`);
+    assert.match(line, why[name.replace('pack-', '') as keyof typeof why], `${name}: ${line}`);
   }
   assert.ok(intact.objects[0]!.chunked, 'the backups are chunked');
 });

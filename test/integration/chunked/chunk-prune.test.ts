@@ -24,11 +24,12 @@ const GRACE_S = 20;
 const suffix = randomBytes(3).toString('hex');
 
 /** The chunk names a backup's volume lists. */
+/** The objects of the chunk store a backup needs: the chunks it lists stored alone, and their packs. */
 async function chunksOf(env: BackupTestEnv, definition: string, manifest: Manifest): Promise<Set<string>> {
   const names = new Set<string>();
   for (const object of manifest.objects.filter((o) => o.chunked)) {
     const index = await text(await env.store.get(`${definition}/${manifest.backupId}/${object.name}`));
-    for (const ref of parseChunkIndex(index, object.name)) names.add(ref.name);
+    for (const ref of parseChunkIndex(index, object.name)) names.add(ref.pack ?? ref.name);
   }
   assert.ok(names.size > 0, `${manifest.backupId} lists chunks`);
   return names;

@@ -6,17 +6,18 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import {
   CHUNKS_DIR,
-  chunkKey,
+  isPackName,
   listChunks,
   listStoredChunks,
   parseChunkIndex,
+  storedKey,
 } from '../../../src/storage/chunks.ts';
-import { MANIFEST_V2, type Manifest } from '../../../src/storage/manifest.ts';
+import { MANIFEST_V3, type Manifest } from '../../../src/storage/manifest.ts';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
 import { describeTree, type TreeEntry } from '../../helpers/tree.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -43,7 +44,7 @@ async function readmeLoop(): Promise<string> {
   const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
   const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
     .map((m) => m[1]!)
-    .find((b) => b.includes('while read -r name plain stored'));
+    .find((b) => b.includes('while read -r name plain stored pack offset'));
   assert.ok(block, 'README.md has the manual restore loop of chunked volumes');
   return block;
 }
@@ -60,9 +61,10 @@ async function restoreByHand(
   await mkdir(dir);
   await download(env, `${definition}/${backupId}/volumes/${volume}.tar.chunks`, join(dir, 'data.tar.chunks'));
   const index = parseChunkIndex(await readFile(join(dir, 'data.tar.chunks'), 'utf8'), 'index');
-  for (const { name } of index) {
-    await mkdir(join(dir, CHUNKS_DIR, name.slice(0, 2)), { recursive: true });
-    await download(env, chunkKey(name), join(dir, chunkKey(name)));
+  // The chunks and packs it lists, each once: what `aws s3 sync` of the chunk store would bring.
+  for (const key of new Set(index.map((ref) => storedKey(ref)))) {
+    await mkdir(join(dir, dirname(key)), { recursive: true });
+    await download(env, key, join(dir, key));
   }
   await exec('cp', [env.identityPath, join(dir, 'key.txt')]);
   await exec('bash', ['-c', await readmeLoop()], { cwd: dir });
@@ -118,10 +120,18 @@ test('a series of chunked backups with changes in between: every point restores 
   }
 
   const first = volumeObject(points[0]!.manifest, data);
-  assert.equal(points[0]!.manifest.format, MANIFEST_V2);
+  // Even the first backup has small chunks (the archive's end, tar headers), stored in packs.
+  assert.equal(points[0]!.manifest.format, MANIFEST_V3);
+  assert.ok((first.chunked.packed ?? 0) > 0, 'small chunks are in packs');
   assert.equal(first.name, `volumes/${data}.tar.chunks`);
   assert.ok(first.chunked.chunks >= 20, `${first.chunked.chunks} chunks for ~33 MiB of tar`);
   const switched = volumeObject(points[1]!.manifest, data);
+  // The two files' blocks (512) are stored a few packs at a time, not in a request each.
+  assert.ok(
+    (switched.chunked.newPacks ?? 0) > 0 &&
+      (switched.chunked.newPacks ?? 0) * 32 < switched.chunked.newChunks,
+    `${switched.chunked.newChunks} new chunks in ${switched.chunked.newPacks} packs`,
+  );
   assert.ok(
     // db.img (20 MiB) and big.bin (12 MiB) are random: their blocks do not compress.
     switched.chunked.uploadedBytes < 33 * 1024 * 1024,
@@ -136,9 +146,11 @@ test('a series of chunked backups with changes in between: every point restores 
     );
   }
   const chunks = await listChunks(env.store);
-  for (const name of [...chunks.keys()].slice(0, 50)) {
-    const stored = await buffer(await env.store.get(chunkKey(name)));
-    assert.equal(stored.includes(marker), false, `plaintext marker found in chunk ${name}`);
+  const objects = await listStoredChunks(env.store);
+  assert.ok([...objects.keys()].some(isPackName), 'packs are stored');
+  for (const { key } of objects.values()) {
+    const stored = await buffer(await env.store.get(key));
+    assert.equal(stored.includes(marker), false, `plaintext marker found in ${key}`);
   }
 
   for (const [i, { manifest, tree }] of points.entries()) {
@@ -192,6 +204,7 @@ test('a series of chunked backups with changes in between: every point restores 
   assert.equal(mirror.chunked.uploadedBytes, 0);
   assert.equal(mirror.plaintextBytes, volumeObject(points.at(-1)!.manifest, data).plaintextBytes);
   assert.equal((await listChunks(env.store)).size, chunks.size, 'no chunk was added');
+  assert.equal((await listStoredChunks(env.store)).size, objects.size, 'no chunk or pack was stored');
   const list = await runCli(['list', '--config', env.configPath]);
   assert.equal(list.code, 0, list.stderr);
   assert.doesNotMatch(
@@ -215,7 +228,7 @@ test('a series of chunked backups with changes in between: every point restores 
     'only the newest point is left',
   );
   // Within the grace period (s3.chunkGrace, default 25h) the older points' chunks are marked, not deleted.
-  assert.equal((await listStoredChunks(env.store)).size, chunks.size, 'no chunk was deleted');
+  assert.equal((await listStoredChunks(env.store)).size, objects.size, 'no chunk or pack was deleted');
   assert.deepEqual(await restoreByHand(SITE, points.at(-1)!.manifest.backupId, data), points.at(-1)!.tree);
 });
 

@@ -15,7 +15,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { collectChunks, type ChunkGcOptions } from '../../../src/storage/chunk-gc.ts';
 import { MARKERS_DIR } from '../../../src/storage/chunk-markers.ts';
-import { chunkKey, formatChunkIndex, listChunks, listStoredChunks } from '../../../src/storage/chunks.ts';
+import {
+  chunkKey,
+  formatChunkIndex,
+  listChunks,
+  listStoredChunks,
+  type ChunkRef,
+} from '../../../src/storage/chunks.ts';
+import { OpenPack } from '../../../src/storage/pack.ts';
 import { createS3Store, type S3Store } from '../../../src/storage/s3-store.ts';
 import type { BackupStore } from '../../../src/storage/store.ts';
 import { uniqueTag } from '../../helpers/scratch.ts';
@@ -51,8 +58,15 @@ async function putChunk(store: BackupStore, chunk: string): Promise<void> {
 }
 
 /** A backup prefix whose one chunked volume lists `chunks`; `complete` writes its manifest too. */
-async function backup(store: BackupStore, prefix: string, chunks: string[], complete = true): Promise<void> {
-  const index = formatChunkIndex(chunks.map((n) => ({ name: n, plaintextBytes: 10, storedBytes: 10 })));
+async function backup(
+  store: BackupStore,
+  prefix: string,
+  chunks: (string | ChunkRef)[],
+  complete = true,
+): Promise<void> {
+  const index = formatChunkIndex(
+    chunks.map((c) => (typeof c === 'string' ? { name: c, plaintextBytes: 10, storedBytes: 10 } : c)),
+  );
   await store.putBuffer(`${prefix}volumes/data.tar.chunks`, index);
   if (complete) await store.putJson(`${prefix}manifest.json`, { format: 'dockvault-manifest/v2' });
 }
@@ -135,6 +149,54 @@ test('a marked chunk that a backup completed since lists is unmarked, so the nex
   await sleep(GRACE + 200);
   assert.equal((await collectChunks(store, options())).deleted.chunks, 1);
   assert.deepEqual([...(await listStoredChunks(store)).keys()], [reused]);
+});
+
+test('a pack is kept while an index lists any chunk in it, then marked (its chunks no longer reused) and collected', async () => {
+  const store = newStore();
+  const pack = new OpenPack();
+  const [a, b] = [name(), name()];
+  const refs = [a, b].map((n, i): ChunkRef => {
+    const sealed = randomBytes(100 + i * 20);
+    return {
+      name: n,
+      plaintextBytes: 10,
+      storedBytes: sealed.length,
+      pack: pack.name,
+      offset: pack.add(n, 10, sealed),
+    };
+  });
+  await store.putBuffer(chunkKey(pack.name), pack.seal());
+  const older = 'site/20261201T000000Z-aaaa/';
+  const newer = 'site/20261202T000000Z-bbbb/';
+  await backup(store, older, [refs[0]!]);
+  await backup(store, newer, [refs[1]!]);
+  // Any backup of the prefix finds both chunks through the pack's trailer.
+  const reusable = await listChunks(store);
+  assert.deepEqual(reusable.get(a), { storedBytes: 100, pack: pack.name, offset: 0 });
+  assert.deepEqual(reusable.get(b), { storedBytes: 120, pack: pack.name, offset: 100 });
+
+  const drop = async (prefix: string) => {
+    const keys: string[] = [];
+    for await (const o of store.list(prefix)) keys.push(o.key);
+    await store.deleteMany(keys);
+  };
+  await drop(older);
+  assert.equal((await collectChunks(store, options())).candidates.chunks, 0, 'the newer backup lists b');
+  await sleep(GRACE + 100);
+  const kept = await collectChunks(store, options());
+  assert.deepEqual([kept.referenced.chunks, kept.deleted.chunks], [1, 0]);
+  assert.ok((await listStoredChunks(store)).has(pack.name), 'the pack is kept for b');
+
+  await drop(newer);
+  const marked = await collectChunks(store, options());
+  assert.equal(marked.candidates.chunks, 1, 'no index lists a chunk of the pack: it is a candidate');
+  assert.ok(marked.marker);
+  const after = await listChunks(store);
+  assert.equal(after.has(a) || after.has(b), false, 'the chunks of a marked pack are not offered for reuse');
+  await sleep(GRACE + 100);
+  const swept = await collectChunks(store, options());
+  assert.equal(swept.deleted.chunks, 1);
+  assert.equal((await listStoredChunks(store)).size, 0, 'the pack is gone');
 });
 
 test('a dry run counts the backups it would delete as gone, and writes nothing', async () => {

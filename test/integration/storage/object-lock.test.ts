@@ -15,8 +15,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { generateIdentity } from '../../../src/pipeline/age/keys.ts';
-import { chunkAndStore } from '../../../src/pipeline/chunk-and-store.ts';
-import { chunkKey, listChunks } from '../../../src/storage/chunks.ts';
+import { ChunkWriter } from '../../../src/pipeline/chunk-writer.ts';
+import { isPackName, listChunks, listStoredChunks } from '../../../src/storage/chunks.ts';
 import { createS3Store } from '../../../src/storage/s3-store.ts';
 import type { S3Store } from '../../../src/storage/s3-store.ts';
 import { StorageError } from '../../../src/storage/store.ts';
@@ -102,14 +102,16 @@ test('the preflight probe is not locked: checkWritable passes and leaves nothing
   assert.deepEqual(keys.sort(), ['b/1/manifest.json', 'b/1/volumes/data.tar.zst.age']);
 });
 
-test('a chunk reused by a later backup is retained as long as that backup, never shorter', async () => {
+test('a chunk (and a pack) reused by a later backup is retained as long as that backup, never shorter', async () => {
+  // Content-cut chunks stored alone, and a 64 KiB block stored in a pack.
   const data = randomBytes(3 * MiB);
+  const block = randomBytes(64 * 1024);
   const backup = async (days: number, id: string) => {
     const locked = createS3Store(
       s3TestTarget('locked', { bucket: Bucket, objectLock: { mode: 'GOVERNANCE', days } }),
     );
     try {
-      return await chunkAndStore(Readable.from([data]), {
+      const writer = new ChunkWriter({
         store: locked,
         indexKey: `c/${id}/volumes/data.tar.chunks`,
         known: await listChunks(locked),
@@ -119,18 +121,22 @@ test('a chunk reused by a later backup is retained as long as that backup, never
         parallel: 2,
         extendRetention: true,
       });
+      for (let at = 0; at < data.length; at += MiB) await writer.add(data.subarray(at, at + MiB));
+      await writer.add(block);
+      return await writer.finish();
     } finally {
       locked.destroy();
     }
   };
   const retained = async () =>
     Promise.all(
-      [...(await listChunks(store)).keys()].map(async (name) =>
-        (await retention(chunkKey(name)))!.RetainUntilDate!.getTime(),
+      [...(await listStoredChunks(store)).values()].map(async ({ key }) =>
+        (await retention(key))!.RetainUntilDate!.getTime(),
       ),
     );
   const first = await backup(1, '1');
   assert.ok(first.newChunks >= 2, `${first.newChunks} chunks`);
+  assert.ok([...(await listStoredChunks(store)).keys()].some(isPackName), 'a pack is stored');
   const second = await backup(3, '2');
   assert.equal(second.newChunks, 0, 'every chunk is reused');
   const inThreeDays = Date.now() + 3 * 86_400_000;

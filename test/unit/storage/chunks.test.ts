@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunkKey, formatChunkIndex, parseChunkIndex } from '../../../src/storage/chunks.ts';
+import { randomBytes } from 'node:crypto';
+import { chunkKey, formatChunkIndex, isPackName, parseChunkIndex } from '../../../src/storage/chunks.ts';
+import { OpenPack, parsePackTrailer } from '../../../src/storage/pack.ts';
 import { loadDedupKey } from '../../../src/storage/dedup-key.ts';
 import { ManifestSchema, MANIFEST_V1, MANIFEST_V2 } from '../../../src/storage/manifest.ts';
 
@@ -27,6 +29,62 @@ test('the chunk index round-trips and refuses malformed lines', () => {
   assert.throws(() => parseChunkIndex(`${name} 1 2 3\n`, 'i'), /line 1/);
   assert.throws(() => parseChunkIndex(`${name} 0 2\n`, 'i'), /line 1/);
   assert.throws(() => parseChunkIndex(`${name} 1 2\nzz 1 2\n`, 'i'), /line 2/);
+});
+
+test('index lines of chunks in packs name the pack and the offset; bad ones are refused', () => {
+  const pack = `${'ef'.repeat(32)}.pack`;
+  const refs = [
+    { name, plaintextBytes: 65536, storedBytes: 65700, pack, offset: 0 },
+    { name: 'cd'.repeat(32), plaintextBytes: 1048576, storedBytes: 1000 },
+    { name: '01'.repeat(32), plaintextBytes: 1024, storedBytes: 300, pack, offset: 65700 },
+  ];
+  const text = formatChunkIndex(refs);
+  assert.equal(text.split('\n')[0], `${name} 65536 65700 ${pack} 0`);
+  assert.deepEqual(parseChunkIndex(text, 'i'), refs);
+  assert.equal(chunkKey(pack), `_chunks/ef/${pack}`);
+  assert.equal(isPackName(pack), true);
+  assert.equal(isPackName(name), false);
+  assert.throws(() => parseChunkIndex(`${name} 1 2 ${pack}\n`, 'i'), /line 1/);
+  assert.throws(() => parseChunkIndex(`${name} 1 2 ${pack} -1\n`, 'i'), /line 1/);
+  assert.throws(() => parseChunkIndex(`${name} 1 2 ${'ef'.repeat(32)} 0\n`, 'i'), /line 1/);
+  assert.throws(() => parseChunkIndex(`${name} 1 2 ${pack} 0 9\n`, 'i'), /line 1/);
+  assert.throws(() => chunkKey(`${name}.pak`), /64 hex digits/);
+});
+
+test('a pack holds its chunks one after another, then a trailer that lists them; damage is refused', () => {
+  const pack = new OpenPack();
+  const chunks = [randomBytes(700), randomBytes(65_600), randomBytes(5)];
+  const names = ['aa', 'bb', 'cc'].map((c) => c.repeat(32));
+  const offsets = chunks.map((c, i) => pack.add(names[i]!, 1000 + i, c));
+  assert.deepEqual(offsets, [0, 700, 66_300]);
+  const body = pack.seal();
+  assert.deepEqual(body.subarray(0, 66_305), Buffer.concat(chunks), 'the chunks come first, as stored');
+  const listed = parsePackTrailer(body, body.length, 'p');
+  assert.deepEqual(listed, [
+    { name: names[0], plaintextBytes: 1000, storedBytes: 700, offset: 0 },
+    { name: names[1], plaintextBytes: 1001, storedBytes: 65_600, offset: 700 },
+    { name: names[2], plaintextBytes: 1002, storedBytes: 5, offset: 66_300 },
+  ]);
+  // Read from the end: a tail that does not reach the trailer's start says where it starts.
+  const needed = parsePackTrailer(body.subarray(body.length - 100), body.length, 'p');
+  assert.equal(typeof needed, 'number');
+  assert.deepEqual(
+    parsePackTrailer(body.subarray(body.length - (needed as number)), body.length, 'p'),
+    listed,
+  );
+
+  const flip = (at: number) => {
+    const copy = Buffer.from(body);
+    copy[at] = copy[at]! ^ 1;
+    return copy;
+  };
+  assert.throws(() => parsePackTrailer(flip(66_310), body.length, 'p'), /p: its trailer fails its hash/);
+  assert.throws(() => parsePackTrailer(flip(body.length - 2), body.length, 'p'), /p: /);
+  assert.throws(() => parsePackTrailer(body.subarray(0, -1), body.length - 1, 'p'), /pack footer/);
+  assert.throws(() => parsePackTrailer(body, body.length + 10, 'p'), /p: its trailer lists 66305 bytes/);
+  assert.throws(() => parsePackTrailer(Buffer.from('x'), 1, 'p'), /too short/);
+  assert.equal(new OpenPack().name === pack.name, false, 'every pack has a name of its own');
+  assert.match(pack.name, /^[0-9a-f]{64}\.pack$/);
 });
 
 test('the dedup key comes from the environment, else is generated once in the state directory', async () => {
