@@ -1,6 +1,5 @@
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { AgeError } from '../pipeline/age/errors.ts';
 import { collect } from '../pipeline/collect.ts';
@@ -19,9 +18,6 @@ import type { ManifestObject } from '../storage/manifest.ts';
 import { type BackupStore, ObjectNotFoundError, StorageError } from '../storage/store.ts';
 import { CorruptBackupObjectError } from './errors.ts';
 import { checkStoredObject } from './read-object.ts';
-
-const zstdDecompress = promisify(zlib.zstdDecompress);
-const gunzip = promisify(zlib.gunzip);
 
 /**
  * Chunks downloaded and decrypted ahead of the one being written: up to this many, and while they add
@@ -44,15 +40,16 @@ export interface ReadChunkedOptions {
   onProgress?: ((storedBytes: number) => void) | undefined;
 }
 
-async function decompress(data: Buffer, algorithm: CompressionAlgorithm, limit: number): Promise<Buffer> {
+function decompress(data: Buffer, algorithm: CompressionAlgorithm, limit: number): Buffer {
   // One byte over the expected size is enough to tell that a chunk is not the one listed; an output
-  // buffer of that size decompresses in one thread-pool round trip (zlib's 16 KiB default: 5x slower).
+  // buffer of that size decompresses in one piece. On the calling thread (the reading thread of a
+  // restore): zlib's async path costs more than the work for chunks of this size (chunk-writer.ts).
   const opts = { maxOutputLength: limit + 1, chunkSize: Math.max(64, limit + 1) };
   switch (algorithm) {
     case 'zstd':
-      return zstdDecompress(data, opts);
+      return zlib.zstdDecompressSync(data, opts);
     case 'gzip':
-      return gunzip(data, opts);
+      return zlib.gunzipSync(data, opts);
     case 'none':
       return data;
   }
@@ -133,11 +130,11 @@ export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Pr
 }
 
 /** A chunk's stored bytes to its plaintext, checked (see readChunkPlaintext). */
-async function openChunk(source: ChunkSource, ref: ChunkRef, sealed: Buffer): Promise<Buffer> {
+function openChunk(source: ChunkSource, ref: ChunkRef, sealed: Buffer): Buffer {
   let plaintext: Buffer;
   try {
     const compressed = decryptBuffer(sealed, source.identities, { name: describeStored(ref) });
-    plaintext = await decompress(compressed, source.compression, ref.plaintextBytes);
+    plaintext = decompress(compressed, source.compression, ref.plaintextBytes);
   } catch (err) {
     if (source.signal?.aborted) throw err;
     if (err instanceof AgeError) throw fail(`failed decryption: ${err.message}`, err);
@@ -189,7 +186,7 @@ async function readSpan(
     const out: Buffer[] = [];
     for (let at = 0; i < end; i++) {
       const ref = refs[i]!;
-      out.push(await openChunk(opts, ref, stored.subarray(at, at + ref.storedBytes)));
+      out.push(openChunk(opts, ref, stored.subarray(at, at + ref.storedBytes)));
       at += ref.storedBytes;
     }
     return out;
