@@ -1,4 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, open, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import { ReaderFailedError } from './errors.ts';
@@ -14,12 +17,8 @@ const STDERR_TAIL = 8 * 1024;
  * leads a process group of its own: killing only `bash` of `bash -c 'zstd -d | tar -x'` would leave a
  * cancelled restore's tar writing until its input ran dry).
  */
-function childSink(
-  command: string,
-  args: string[],
-  what: string,
-  opts: { cwd?: string; label?: string } = {},
-): Writable {
+function childSink(command: string, args: string[], what: string, opts: SinkOptions = {}): Writable {
+  if (opts.blocking) return blockingChildSink(command, args, what, opts);
   const label = opts.label ?? command;
   const child = spawn(command, args, {
     stdio: ['pipe', 'ignore', 'pipe'],
@@ -27,10 +26,7 @@ function childSink(
     env: { ...process.env, LC_ALL: 'C.UTF-8' },
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL);
-  });
+  opts.onSpawn?.(child.pid!);
   let stdinOpen = true;
   let waiting: (() => void) | undefined;
   const release = () => {
@@ -44,21 +40,9 @@ function childSink(
     release();
   });
   child.stdin.on('drain', release);
-  const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (err) =>
-      reject(new ReaderFailedError(`${what}: cannot run ${label}: ${err.message}`)),
-    );
-    child.once('close', (code, signal) => {
-      stdinOpen = false;
-      release();
-      if (code === 0) return resolve();
-      const how = code === null ? `was killed by ${signal}` : `exited with status ${code}`;
-      reject(
-        new ReaderFailedError(
-          `${what}: ${label} ${how}: ${stderr.trim().split('\n').slice(-10).join('\n') || '(no output)'}`,
-        ),
-      );
-    });
+  const exited = exitOf(child, what, label, () => {
+    stdinOpen = false;
+    release();
   });
   const sink = new Writable({
     highWaterMark: 1024 * 1024,
@@ -84,13 +68,134 @@ function childSink(
       );
     },
     destroy(err, callback) {
-      if (child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
+      killGroup(child);
+      callback(err);
+    },
+  });
+  exited.catch((err: unknown) => sink.destroy(err as Error));
+  return sink;
+}
+
+interface SinkOptions {
+  cwd?: string;
+  label?: string;
+  /** Feed the child with blocking writes (see blockingChildSink): only on a thread that may block. */
+  blocking?: boolean;
+  /** The child's pid, once started: its process group is what to kill to stop it. */
+  onSpawn?: (pid: number) => void;
+}
+
+/** Resolves when the child exited 0; rejects with its stderr tail otherwise. `closed` runs first. */
+function exitOf(child: ChildProcess, what: string, label: string, closed: () => void): Promise<void> {
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL);
+  });
+  return new Promise<void>((resolve, reject) => {
+    child.once('error', (err) =>
+      reject(new ReaderFailedError(`${what}: cannot run ${label}: ${err.message}`)),
+    );
+    child.once('close', (code, signal) => {
+      closed();
+      if (code === 0) return resolve();
+      const how = code === null ? `was killed by ${signal}` : `exited with status ${code}`;
+      reject(
+        new ReaderFailedError(
+          `${what}: ${label} ${how}: ${stderr.trim().split('\n').slice(-10).join('\n') || '(no output)'}`,
+        ),
+      );
+    });
+  });
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+/**
+ * childSink with blocking writes into a FIFO the child reads as its stdin. Node's pipe to a child is
+ * non-blocking, and a reading thread that writes a GB into it through libuv spent 1.9 s of its 6.5 s
+ * CPU collecting garbage (0.4 s into a sink that discards); writing with write(2) into a blocking pipe
+ * the same 670 MB restore took 3.9-4.5 s instead of 5.5-5.6 s, 3.7-4.1 s of CPU instead of 6.6-6.8 s.
+ * The writing thread blocks while the child is slower, which is what backpressure does anyway; a
+ * child that stops reading for good is killed by its process group (onSpawn gives the pid to a
+ * thread that is not blocked).
+ */
+function blockingChildSink(command: string, args: string[], what: string, opts: SinkOptions): Writable {
+  const label = opts.label ?? command;
+  const dir = mkdtempSync(join(tmpdir(), 'dockvault-reader-'));
+  const fifo = join(dir, 'stdin');
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  // The shell opens the FIFO as the child's stdin (blocking until this side opens it for writing).
+  const child = spawn('bash', ['-c', 'exec "$@" < "$0"', fifo, command, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+    env: { ...process.env, LC_ALL: 'C.UTF-8' },
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
+  opts.onSpawn?.(child.pid!);
+  let fd: number | undefined;
+  let stdinOpen = true;
+  const exited = exitOf(child, what, label, () => {
+    stdinOpen = false;
+    // A child gone before it opened the FIFO: a reader of our own lets the open below return.
+    if (fd === undefined) {
+      try {
+        closeSync(openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK));
+      } catch {
+        // the FIFO is open, or removed already
       }
+    }
+  });
+  const writeAll = (chunk: Buffer) => {
+    try {
+      for (let off = 0; off < chunk.length && stdinOpen;) off += writeSync(fd!, chunk, off);
+    } catch (err) {
+      // EPIPE: the child stopped reading; its exit status decides whether that was a failure.
+      if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+      stdinOpen = false;
+    }
+  };
+  const closeFd = () => {
+    if (fd !== undefined && fd >= 0) closeSync(fd);
+    fd = -1;
+  };
+  const sink = new Writable({
+    highWaterMark: 1024 * 1024,
+    construct(callback) {
+      // On the thread pool: the open returns once the child's shell has opened the other end.
+      open(fifo, 'w', (err, opened) => {
+        rmSync(dir, { recursive: true, force: true });
+        if (err) return callback(err);
+        fd = opened;
+        if (sink.destroyed) closeFd();
+        callback();
+      });
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      writeAll(chunk);
+      callback();
+    },
+    writev(chunks, callback) {
+      for (const { chunk } of chunks) writeAll(chunk as Buffer);
+      callback();
+    },
+    final(callback) {
+      closeFd();
+      exited.then(
+        () => callback(),
+        (err: Error) => callback(err),
+      );
+    },
+    destroy(err, callback) {
+      killGroup(child);
+      if (fd !== undefined) closeFd();
+      rmSync(dir, { recursive: true, force: true });
       callback(err);
     },
   });
@@ -109,14 +214,19 @@ const DECOMPRESS: Record<Exclude<CompressionAlgorithm, 'none'>, string> = {
  * failure of either process fails the sink. The decompressor (which also checks zstd's frame
  * checksum) and the reader run as separate processes, in parallel with the download and decryption.
  */
-export function readerSink(compression: CompressionAlgorithm, reader: string[], what: string): Writable {
+export function readerSink(
+  compression: CompressionAlgorithm,
+  reader: string[],
+  what: string,
+  opts: Pick<SinkOptions, 'blocking' | 'onSpawn'> = {},
+): Writable {
   // Already decompressed (chunked volumes): the reader alone, not `cat | reader`, which copies every
   // byte through one more pipe and process.
-  if (compression === 'none') return childSink(reader[0]!, reader.slice(1), what);
+  if (compression === 'none') return childSink(reader[0]!, reader.slice(1), what, opts);
   return childSink(
     'bash',
     ['-o', 'pipefail', '-c', `${DECOMPRESS[compression]} | "$@"`, 'dockvault-reader', ...reader],
     what,
-    { label: `${DECOMPRESS[compression].split(' ')[0]!} | ${reader[0]!}` },
+    { ...opts, label: `${DECOMPRESS[compression].split(' ')[0]!} | ${reader[0]!}` },
   );
 }

@@ -21,11 +21,18 @@ function post(message: ReadThreadMessage): void {
 const store = createS3Store(input.target);
 let reported = 0;
 try {
-  const { storedBytes } = await readIntoCommand(store, input, controller.signal, (bytes) => {
-    if (bytes - reported < PROGRESS_STEP) return;
-    reported = bytes;
-    post({ type: 'progress', storedBytes: bytes });
-  });
+  const { storedBytes } = await readIntoCommand(
+    store,
+    input,
+    controller.signal,
+    (bytes) => {
+      if (bytes - reported < PROGRESS_STEP) return;
+      reported = bytes;
+      post({ type: 'progress', storedBytes: bytes });
+    },
+    // This thread may block on its writes; the calling thread can stop the reader if it must.
+    { blocking: true, onSpawn: (pid) => post({ type: 'reader', pid }) },
+  );
   post({ type: 'done', storedBytes });
 } catch (err) {
   const e = err as Error & {

@@ -51,6 +51,7 @@ export interface ThreadFailure {
 }
 
 export type ReadThreadMessage =
+  | { type: 'reader'; pid: number }
   | { type: 'progress'; storedBytes: number }
   | { type: 'done'; storedBytes: number }
   | { type: 'failed'; error: ThreadFailure };
@@ -119,6 +120,7 @@ export async function readIntoCommand(
   input: ReadThreadInput,
   signal: AbortSignal | undefined,
   onProgress: ((storedBytes: number) => void) | undefined,
+  sink: Parameters<typeof readerSink>[3] = {},
 ): Promise<{ storedBytes: number }> {
   return readBackupObject({
     store,
@@ -127,7 +129,7 @@ export async function readIntoCommand(
     compression: input.compression,
     identities: await loadIdentities(input.identityFile),
     // Chunks are decompressed one by one as they are read (each is its own frame, its length checked).
-    sink: readerSink(input.object.chunked ? 'none' : input.compression, input.reader, input.what),
+    sink: readerSink(input.object.chunked ? 'none' : input.compression, input.reader, input.what, sink),
     signal,
     onProgress,
   });
@@ -135,7 +137,8 @@ export async function readIntoCommand(
 
 /**
  * readBackupObjectInto in a worker thread: every byte is received, hashed, decrypted and written to the
- * command's pipe there, and the calling thread only passes progress on. In the worker process that
+ * command's pipe there (with blocking writes: child-sink.ts), and the calling thread only passes
+ * progress on. In the worker process that
  * thread also runs Temporal's worker, and the garbage collector's work on the ~2 GB of buffers passing
  * through grows with its heap: measured on a 1 GiB object in a process that had loaded the worker's
  * modules, 7.5-8.8 s of CPU and 6.7-7.8 s wall on the calling thread, 5.9-6.8 s and 5.9-6.6 s in a
@@ -148,11 +151,23 @@ export function readBackupObjectInThread(opts: CommandReadOptions): Promise<{ st
   if (signal?.aborted) return Promise.reject(signal.reason as Error);
   const workerData: ReadThreadInput = input;
   const worker = new Worker(new URL('./read-thread-worker.ts', import.meta.url), { workerData });
-  const abort = () => worker.postMessage('abort');
+  let reader: number | undefined;
+  const abort = () => {
+    worker.postMessage('abort');
+    // The thread may be blocked writing to a reader that stopped reading: stopping the reader frees it.
+    if (reader !== undefined) {
+      try {
+        process.kill(-reader, 'SIGKILL');
+      } catch {
+        // exited already
+      }
+    }
+  };
   signal?.addEventListener('abort', abort, { once: true });
   return new Promise<{ storedBytes: number }>((resolve, reject) => {
     worker.on('message', (m: ReadThreadMessage) => {
-      if (m.type === 'progress') onProgress?.(m.storedBytes);
+      if (m.type === 'reader') reader = m.pid;
+      else if (m.type === 'progress') onProgress?.(m.storedBytes);
       else if (m.type === 'done') {
         onProgress?.(m.storedBytes);
         resolve({ storedBytes: m.storedBytes });

@@ -115,9 +115,7 @@ export const ManifestSchema = z
 export type Manifest = z.infer<typeof ManifestSchema>;
 
 /** The oldest version that can hold these objects, so older versions read what they can. */
-export function manifestFormat(
-  objects: { chunked?: { packed?: number | undefined } | undefined }[],
-): Manifest['format'] {
+export function manifestFormat(objects: Pick<Manifest['objects'][number], 'chunked'>[]): Manifest['format'] {
   if (objects.some((o) => (o.chunked?.packed ?? 0) > 0)) return MANIFEST_V3;
   return objects.some((o) => o.chunked) ? MANIFEST_V2 : MANIFEST_V1;
 }

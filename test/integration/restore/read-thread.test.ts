@@ -186,6 +186,26 @@ test('failures come back as their classes, naming the object', async () => {
   await noThreadLeft();
 });
 
+test('a reader that stops reading without exiting: an abort still frees the thread blocked writing to it', async () => {
+  const controller = new AbortController();
+  const reason = new Error('cancelled by the test');
+  const reading = read('data.zst.age', {
+    // Never reads its stdin: the thread's writes block once the pipe is full.
+    reader: ['sh', '-c', 'sleep 602'],
+    signal: controller.signal,
+  });
+  setTimeout(() => controller.abort(reason), 1500);
+  const started = Date.now();
+  await assert.rejects(reading, (err) => err === reason);
+  assert.ok(Date.now() - started < 10_000, 'the abort took effect at once');
+  await noThreadLeft();
+  const left = await exec('pgrep', ['-f', 'sleep 602']).then(
+    (r) => r.stdout.trim(),
+    () => '',
+  );
+  assert.equal(left, '', 'the reader was killed');
+});
+
 test('an abort stops the thread and its reader, and rejects with the reason', async () => {
   const controller = new AbortController();
   const reason = new Error('cancelled by the test');

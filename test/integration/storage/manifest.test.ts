@@ -176,7 +176,7 @@ describe('manifests on versitygw', () => {
   test('the schema is strict and checks each field', () => {
     const good = manifest('app', ids.oldest, at(0));
     assert.ok(ManifestSchema.safeParse(good).success);
-    assert.ok(!ManifestSchema.safeParse({ ...good, format: 'dockvault-manifest/v3' }).success);
+    assert.ok(!ManifestSchema.safeParse({ ...good, format: 'dockvault-manifest/v4' }).success);
     assert.ok(!ManifestSchema.safeParse({ ...good, startedAt: 'yesterday' }).success);
     assert.ok(!ManifestSchema.safeParse({ ...good, compression: { algorithm: 'xz' } }).success);
     assert.ok(

@@ -7,7 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { chunkKey, formatChunkIndex, isPackName, parseChunkIndex } from '../../../src/storage/chunks.ts';
 import { OpenPack, parsePackTrailer } from '../../../src/storage/pack.ts';
 import { loadDedupKey } from '../../../src/storage/dedup-key.ts';
-import { ManifestSchema, MANIFEST_V1, MANIFEST_V2 } from '../../../src/storage/manifest.ts';
+import {
+  ManifestSchema,
+  manifestFormat,
+  MANIFEST_V1,
+  MANIFEST_V2,
+  MANIFEST_V3,
+} from '../../../src/storage/manifest.ts';
 
 const name = 'ab'.repeat(32);
 
@@ -147,4 +153,16 @@ test('chunked objects need manifest v2; v1 manifests still parse', () => {
   const v1 = ManifestSchema.safeParse(manifest(MANIFEST_V1, chunked));
   assert.equal(v1.success, false);
   assert.match(JSON.stringify(v1.error?.issues), /needs dockvault-manifest\/v2/);
+});
+
+test('chunk indexes that name packs need manifest v3; the oldest version that fits is written', () => {
+  const chunked = { indexBytes: 8, chunks: 2, newChunks: 2, uploadedBytes: 12 };
+  const packed = { ...chunked, packed: 1, newPacks: 1 };
+  assert.equal(ManifestSchema.safeParse(manifest(MANIFEST_V3, packed)).success, true);
+  const v2 = ManifestSchema.safeParse(manifest(MANIFEST_V2, packed));
+  assert.equal(v2.success, false);
+  assert.match(JSON.stringify(v2.error?.issues), /needs dockvault-manifest\/v3/);
+  assert.equal(manifestFormat([{ chunked: packed }]), MANIFEST_V3);
+  assert.equal(manifestFormat([{ chunked }, {}]), MANIFEST_V2);
+  assert.equal(manifestFormat([{}]), MANIFEST_V1);
 });
