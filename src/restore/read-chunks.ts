@@ -17,6 +17,7 @@ import {
 import type { ManifestObject } from '../storage/manifest.ts';
 import { type BackupStore, ObjectNotFoundError, StorageError } from '../storage/store.ts';
 import { CorruptBackupObjectError } from './errors.ts';
+import { planChunkReads, type ChunkRead } from './chunk-reads.ts';
 import { checkStoredObject } from './read-object.ts';
 
 /**
@@ -97,18 +98,17 @@ export interface ChunkSource {
 const fail = (what: string, cause?: unknown) => new ChunkReadError(what, { cause });
 
 /**
- * The stored bytes of consecutive chunks of one object: a chunk alone (its stored size checked), or
- * neighbours in a pack in one ranged read. Missing or unreadable is a ChunkReadError (of the first).
+ * The stored bytes of one read: a chunk alone (its stored size checked), or a range of a pack (its
+ * length checked). Missing or unreadable is a ChunkReadError (of the read's first chunk).
  */
-async function readStored(source: ChunkSource, refs: ChunkRef[]): Promise<Buffer> {
-  const first = refs[0]!;
-  const length = refs.reduce((n, r) => n + r.storedBytes, 0);
+async function readStored(source: ChunkSource, read: ChunkRead): Promise<Buffer> {
+  const length = read.range?.length ?? read.first.storedBytes;
   let stored: Buffer;
   try {
     stored = await collect(
-      await source.store.get(storedKey(first), {
+      await source.store.get(storedKey(read.first), {
         signal: source.signal,
-        ...(first.pack === undefined ? { size: length } : { range: { offset: first.offset!, length } }),
+        ...(read.range ? { range: read.range } : { size: length }),
       }),
     );
   } catch (err) {
@@ -120,13 +120,25 @@ async function readStored(source: ChunkSource, refs: ChunkRef[]): Promise<Buffer
   return stored;
 }
 
+/** A chunk's own bytes within what its read returned. */
+function sealedOf(read: ChunkRead, stored: Buffer, ref: ChunkRef): Buffer {
+  if (!read.range) return stored;
+  const from = ref.offset! - read.range.offset;
+  return stored.subarray(from, from + ref.storedBytes);
+}
+
 /**
  * The plaintext of one listed chunk: get (its stored size checked) -> age decrypt (authenticated) ->
  * decompress -> exactly the listed length. A damaged or missing chunk is a ChunkReadError saying what
  * is wrong; a transient storage failure is thrown as it is.
  */
 export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Promise<Buffer> {
-  return openChunk(source, ref, await readStored(source, [ref]));
+  const read: ChunkRead = {
+    first: ref,
+    range: ref.pack === undefined ? undefined : { offset: ref.offset!, length: ref.storedBytes },
+    positions: [0],
+  };
+  return openChunk(source, ref, await readStored(source, read));
 }
 
 /** A chunk's stored bytes to its plaintext, checked (see readChunkPlaintext). */
@@ -151,53 +163,6 @@ export function chunkProblem(key: string, ref: ChunkRef, i: number, of: number, 
   return `${key}: chunk ${i + 1} of ${of} (${describeStored(ref)}) ${what}`;
 }
 
-/** Neighbours in one pack are read together, up to this many stored bytes. */
-const SPAN_BYTES = 8 * 1024 * 1024;
-
-/** The index cut into reads: a chunk alone, or a run of neighbours in one pack. */
-function spans(refs: ChunkRef[]): { start: number; end: number }[] {
-  const out: { start: number; end: number; bytes: number }[] = [];
-  refs.forEach((ref, i) => {
-    const last = out.at(-1);
-    const prev = refs[i - 1];
-    if (
-      last &&
-      prev?.pack !== undefined &&
-      ref.pack === prev.pack &&
-      ref.offset === prev.offset! + prev.storedBytes &&
-      last.bytes + ref.storedBytes <= SPAN_BYTES
-    ) {
-      last.end = i + 1;
-      last.bytes += ref.storedBytes;
-    } else out.push({ start: i, end: i + 1, bytes: ref.storedBytes });
-  });
-  return out;
-}
-
-/** The plaintexts of refs[start, end) (one read), a failure named for the object and the chunk. */
-async function readSpan(
-  opts: ReadChunkedOptions,
-  refs: ChunkRef[],
-  { start, end }: { start: number; end: number },
-): Promise<Buffer[]> {
-  let i = start;
-  try {
-    const stored = await readStored(opts, refs.slice(start, end));
-    const out: Buffer[] = [];
-    for (let at = 0; i < end; i++) {
-      const ref = refs[i]!;
-      out.push(openChunk(opts, ref, stored.subarray(at, at + ref.storedBytes)));
-      at += ref.storedBytes;
-    }
-    return out;
-  } catch (err) {
-    if (!(err instanceof ChunkReadError)) throw err;
-    throw new CorruptBackupObjectError(chunkProblem(opts.key, refs[i]!, i, refs.length, err.message), {
-      cause: err.cause,
-    });
-  }
-}
-
 /**
  * readBackupObject for a chunked volume: the index (its sha256 checked against the manifest), then each
  * chunk in order, a few read ahead, into the sink. The caller discards what the sink produced when this
@@ -205,36 +170,58 @@ async function readSpan(
  */
 export async function readChunkedObject(opts: ReadChunkedOptions): Promise<{ storedBytes: number }> {
   const refs = await readIndex(opts);
-  const reads = spans(refs);
-  let storedBytes = opts.object.chunked.indexBytes;
-  const ahead: Promise<Buffer[]>[] = [];
-  let aheadBytes = 0;
+  const reads = planChunkReads(refs);
+  const readOf = new Int32Array(refs.length);
+  reads.forEach((read, r) => read.positions.forEach((i) => (readOf[i] = r)));
+  // Reads started and not yet used up, and the stored bytes they hold.
+  const started: (Promise<Buffer> | undefined)[] = [];
+  const left = reads.map((read) => read.positions.length);
+  const holding = new Array<number>(reads.length);
+  let live = 0;
+  let held = 0;
   let next = 0;
-  const cost = (span: { start: number; end: number }) =>
-    refs.slice(span.start, span.end).reduce((n, ref) => n + ref.storedBytes + ref.plaintextBytes, 0);
-  const fill = () => {
+  const cost = (read: ChunkRead) => read.range?.length ?? read.first.storedBytes;
+  /** Starts reads in order: always up to `needed`, more while few and small enough. */
+  const fill = (needed: number) => {
     while (
       next < reads.length &&
-      (ahead.length === 0 ||
-        (ahead.length < READ_AHEAD && aheadBytes + cost(reads[next]!) <= READ_AHEAD_BYTES))
+      (next <= needed || (live < READ_AHEAD && held + cost(reads[next]!) <= READ_AHEAD_BYTES))
     ) {
-      const reading = readSpan(opts, refs, reads[next]!);
+      const reading = readStored(opts, reads[next]!);
       reading.catch(() => undefined); // awaited in order below
-      ahead.push(reading);
-      aheadBytes += cost(reads[next++]!);
+      started[next] = reading;
+      live++;
+      holding[next] = cost(reads[next]!);
+      held += holding[next++]!;
     }
   };
+  let storedBytes = opts.object.chunked.indexBytes;
   async function* plaintext() {
-    fill();
-    for (const span of reads) {
-      const data = await ahead.shift()!;
-      aheadBytes -= cost(span);
-      fill();
-      for (let i = span.start; i < span.end; i++) {
-        storedBytes += refs[i]!.storedBytes;
-        opts.onProgress?.(storedBytes);
-        yield data[i - span.start]!;
+    for (let i = 0; i < refs.length; i++) {
+      const r = readOf[i]!;
+      const read = reads[r]!;
+      const ref = refs[i]!;
+      fill(r);
+      let data: Buffer;
+      try {
+        data = openChunk(opts, ref, sealedOf(read, await started[r]!, ref));
+      } catch (err) {
+        if (!(err instanceof ChunkReadError)) throw err;
+        throw new CorruptBackupObjectError(chunkProblem(opts.key, ref, i, refs.length, err.message), {
+          cause: err.cause,
+        });
       }
+      // What a read holds is counted down as its chunks are used (a pack's read serves several).
+      const used = --left[r]! === 0 ? holding[r]! : ref.storedBytes;
+      holding[r]! -= used;
+      held -= used;
+      if (left[r] === 0) {
+        started[r] = undefined;
+        live--;
+      }
+      storedBytes += ref.storedBytes;
+      opts.onProgress?.(storedBytes);
+      yield data;
     }
   }
   await pipeline(Readable.from(plaintext()), opts.sink, opts.signal ? { signal: opts.signal } : {});
