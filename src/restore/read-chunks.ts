@@ -101,14 +101,17 @@ const fail = (what: string, cause?: unknown) => new ChunkReadError(what, { cause
  * The stored bytes of one read: a chunk alone (its stored size checked), or a range of a pack (its
  * length checked). Missing or unreadable is a ChunkReadError (of the read's first chunk).
  */
-async function readStored(source: ChunkSource, read: ChunkRead): Promise<Buffer> {
-  const length = read.range?.length ?? read.first.storedBytes;
+async function readStored(
+  source: ChunkSource,
+  { first, range }: Omit<ChunkRead, 'positions'>,
+): Promise<Buffer> {
+  const length = range?.length ?? first.storedBytes;
   let stored: Buffer;
   try {
     stored = await collect(
-      await source.store.get(storedKey(read.first), {
+      await source.store.get(storedKey(first), {
         signal: source.signal,
-        ...(read.range ? { range: read.range } : { size: length }),
+        ...(range ? { range } : { size: length }),
       }),
     );
   } catch (err) {
@@ -133,12 +136,8 @@ function sealedOf(read: ChunkRead, stored: Buffer, ref: ChunkRef): Buffer {
  * is wrong; a transient storage failure is thrown as it is.
  */
 export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Promise<Buffer> {
-  const read: ChunkRead = {
-    first: ref,
-    range: ref.pack === undefined ? undefined : { offset: ref.offset!, length: ref.storedBytes },
-    positions: [0],
-  };
-  return openChunk(source, ref, await readStored(source, read));
+  const range = ref.pack === undefined ? undefined : { offset: ref.offset!, length: ref.storedBytes };
+  return openChunk(source, ref, await readStored(source, { first: ref, range }));
 }
 
 /** A chunk's stored bytes to its plaintext, checked (see readChunkPlaintext). */

@@ -13,8 +13,8 @@ import { ObjectNotFoundError, StorageError, type BackupStore } from './store.ts'
 /** Chunks of less than this many plaintext bytes are packed (the content chunker cuts none smaller). */
 export const PACK_BELOW = 512 * 1024;
 /** A pack is stored once it holds this many bytes (or chunks), and at the end of a volume. */
-export const PACK_TARGET_BYTES = 4 * 1024 * 1024;
-export const PACK_MAX_CHUNKS = 1024;
+const PACK_TARGET_BYTES = 4 * 1024 * 1024;
+const PACK_MAX_CHUNKS = 1024;
 
 const FOOTER_TAG = 'dockvault-pack/v1';
 /** `dockvault-pack/v1 <trailer bytes, 10 digits> <sha256 of the trailer>\n` */
@@ -40,10 +40,6 @@ export class OpenPack {
   private readonly parts: Buffer[] = [];
   private readonly chunks: PackedChunk[] = [];
   private bytes = 0;
-
-  get size(): number {
-    return this.bytes;
-  }
 
   get full(): boolean {
     return this.bytes >= PACK_TARGET_BYTES || this.chunks.length >= PACK_MAX_CHUNKS;
