@@ -71,6 +71,11 @@ export class DockerFixtures {
     return (await this.docker.getContainer(name).inspect()).State.Running;
   }
 
+  /** When the container last started: a restart changes it, however short the stop was. */
+  async startedAt(name: string): Promise<string> {
+    return (await this.docker.getContainer(name).inspect()).State.StartedAt;
+  }
+
   async mountpoint(volume: string): Promise<string> {
     return (await this.docker.getVolume(volume).inspect()).Mountpoint;
   }

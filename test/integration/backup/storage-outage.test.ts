@@ -40,14 +40,12 @@ async function startUploading(name: string) {
   );
   await env.startWorker();
   proxy.throttle(512 * 1024);
+  // Compared by start time, not by polling for a stopped container: the stop can be shorter than
+  // a poll interval.
+  const startedBefore = await fixtures.startedAt(app);
   const run = runCli(['run', name, '--config', env.configPath]);
-  let stopped = false;
   await waitFor(
-    async () => {
-      const running = await fixtures.isRunning(app);
-      if (!running) stopped = true;
-      return stopped && running;
-    },
+    async () => (await fixtures.isRunning(app)) && (await fixtures.startedAt(app)) !== startedBefore,
     60_000,
     'the container to be stopped and restarted (the upload follows)',
   );
