@@ -1,10 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, open, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, open, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import { ReaderFailedError } from './errors.ts';
+import { RingWriter } from './ring-writer.ts';
 
 const STDERR_TAIL = 8 * 1024;
 
@@ -122,9 +123,9 @@ function killGroup(child: ChildProcess): void {
  * non-blocking, and a reading thread that writes a GB into it through libuv spent 1.9 s of its 6.5 s
  * CPU collecting garbage (0.4 s into a sink that discards); writing with write(2) into a blocking pipe
  * the same 670 MB restore took 3.9-4.5 s instead of 5.5-5.6 s, 3.7-4.1 s of CPU instead of 6.6-6.8 s.
- * The writing thread blocks while the child is slower, which is what backpressure does anyway; a
- * child that stops reading for good is killed by its process group (onSpawn gives the pid to a
- * thread that is not blocked).
+ * The writes are made by a thread of their own (RingWriter) from 8 MiB of shared memory, so the
+ * calling thread blocks only once that is full; a child that stops reading for good is killed by its
+ * process group (onSpawn gives the pid to a thread that is not blocked).
  */
 function blockingChildSink(command: string, args: string[], what: string, opts: SinkOptions): Writable {
   const label = opts.label ?? command;
@@ -132,7 +133,10 @@ function blockingChildSink(command: string, args: string[], what: string, opts: 
   const fifo = join(dir, 'stdin');
   execFileSync('mkfifo', ['-m', '600', fifo]);
   // The shell opens the FIFO as the child's stdin (blocking until this side opens it for writing).
-  const child = spawn('bash', ['-c', 'exec "$@" < "$0"', fifo, command, ...args], {
+  // Its stderr goes through `tail`, which keeps reading: a child writing warnings while this thread
+  // waits for room in the ring (and so does not read the child's stderr) never blocks on them.
+  const tail = `tail -c ${STDERR_TAIL} >&2`;
+  const child = spawn('bash', ['-c', `exec "$@" < "$0" 2> >(${tail})`, fifo, command, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
     env: { ...process.env, LC_ALL: 'C.UTF-8' },
@@ -152,18 +156,9 @@ function blockingChildSink(command: string, args: string[], what: string, opts: 
       }
     }
   });
+  let ring: RingWriter | undefined;
   const writeAll = (chunk: Buffer) => {
-    try {
-      for (let off = 0; off < chunk.length && stdinOpen;) off += writeSync(fd!, chunk, off);
-    } catch (err) {
-      // EPIPE: the child stopped reading; its exit status decides whether that was a failure.
-      if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
-      stdinOpen = false;
-    }
-  };
-  const closeFd = () => {
-    if (fd !== undefined && fd >= 0) closeSync(fd);
-    fd = -1;
+    if (stdinOpen && !ring!.write(chunk)) stdinOpen = false;
   };
   const sink = new Writable({
     highWaterMark: 1024 * 1024,
@@ -173,7 +168,11 @@ function blockingChildSink(command: string, args: string[], what: string, opts: 
         rmSync(dir, { recursive: true, force: true });
         if (err) return callback(err);
         fd = opened;
-        if (sink.destroyed) closeFd();
+        if (sink.destroyed) {
+          closeSync(opened);
+          return callback();
+        }
+        ring = new RingWriter(opened);
         callback();
       });
     },
@@ -186,15 +185,17 @@ function blockingChildSink(command: string, args: string[], what: string, opts: 
       callback();
     },
     final(callback) {
-      closeFd();
-      exited.then(
-        () => callback(),
-        (err: Error) => callback(err),
-      );
+      ring!
+        .end()
+        .then(() => exited)
+        .then(
+          () => callback(),
+          (err: Error) => callback(err),
+        );
     },
     destroy(err, callback) {
       killGroup(child);
-      if (fd !== undefined) closeFd();
+      ring?.stop();
       rmSync(dir, { recursive: true, force: true });
       callback(err);
     },

@@ -111,8 +111,10 @@ async function readStored(
     stored = await collect(
       await source.store.get(storedKey(first), {
         signal: source.signal,
+        selfChecked: true,
         ...(range ? { range } : { size: length }),
       }),
+      length,
     );
   } catch (err) {
     if (err instanceof ObjectNotFoundError) throw fail('is missing from the store', err);

@@ -57,6 +57,8 @@ export function createS3Client(target: S3Target, tuning: S3ClientTuning = DEFAUL
     region: target.region,
     forcePathStyle,
     maxAttempts: tuning.maxAttempts,
+    // A GET's CRC32 is checked when the request asks for it (s3-store.ts: all but selfChecked reads).
+    responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {
       connectionTimeout: tuning.connectionTimeoutMs,
       requestTimeout: tuning.requestTimeoutMs,

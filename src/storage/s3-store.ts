@@ -134,6 +134,7 @@ export class S3Store implements BackupStore {
             Bucket: this.#target.bucket,
             Key: this.#full(key),
             ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}),
+            ...(opts.selfChecked ? {} : { ChecksumMode: 'ENABLED' as const }),
           }),
           opts.signal ? { abortSignal: opts.signal } : {},
         )

@@ -42,6 +42,12 @@ export interface GetOptions {
    * (the object is shorter than it was written). The store's checksum covers whole objects only.
    */
   range?: { offset: number; length: number } | undefined;
+  /**
+   * The caller authenticates the bytes itself (a chunk, by its age encryption): the store's CRC32 of
+   * the object is not asked for, one pass less over them (0.26 s of a 1 GB restore's 8.7 s of CPU).
+   * Archives keep it: a mismatch there tells damage in storage apart from a bad upload.
+   */
+  selfChecked?: boolean | undefined;
 }
 
 export interface UnfinishedUpload {
