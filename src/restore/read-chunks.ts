@@ -83,7 +83,7 @@ export async function readIndex(
 }
 
 /** What is wrong with a chunk, without the object that lists it (several may). */
-export class ChunkReadError extends Error {
+class ChunkReadError extends Error {
   override name = 'ChunkReadError';
   readonly retryable = false;
 }
@@ -137,7 +137,7 @@ function sealedOf(read: ChunkRead, stored: Buffer, ref: ChunkRef): Buffer {
  * decompress -> exactly the listed length. A damaged or missing chunk is a ChunkReadError saying what
  * is wrong; a transient storage failure is thrown as it is.
  */
-export async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Promise<Buffer> {
+async function readChunkPlaintext(source: ChunkSource, ref: ChunkRef): Promise<Buffer> {
   const range = ref.pack === undefined ? undefined : { offset: ref.offset!, length: ref.storedBytes };
   return openChunk(source, ref, await readStored(source, { first: ref, range }));
 }
@@ -157,6 +157,41 @@ function openChunk(source: ChunkSource, ref: ChunkRef, sealed: Buffer): Buffer {
     throw fail(`holds ${plaintext.length} bytes, the index says ${ref.plaintextBytes}`);
   }
   return plaintext;
+}
+
+/** What is wrong with a chunk, undefined when nothing is; other errors (storage down) are thrown. */
+async function problemOf(open: () => unknown): Promise<ChunkReadError | undefined> {
+  try {
+    await open();
+    return undefined;
+  } catch (err) {
+    if (err instanceof ChunkReadError) return err;
+    throw err;
+  }
+}
+
+/**
+ * Reads one planned read and opens every chunk it serves (verify): for each of `read.positions`, the
+ * chunk's ChunkReadError, or undefined when it is intact. A range of a pack that cannot be read whole
+ * is read again chunk by chunk, so that each chunk's own problem is told (the one truncated, not all).
+ */
+export async function checkChunkRead(
+  source: ChunkSource,
+  read: ChunkRead,
+  refs: ChunkRef[],
+): Promise<(ChunkReadError | undefined)[]> {
+  let stored: Buffer | undefined;
+  const failed = await problemOf(async () => (stored = await readStored(source, read)));
+  const found: (ChunkReadError | undefined)[] = [];
+  for (const i of read.positions) {
+    const ref = refs[i]!;
+    if (stored) found.push(await problemOf(() => openChunk(source, ref, sealedOf(read, stored!, ref))));
+    else
+      found.push(
+        read.positions.length === 1 ? failed : await problemOf(() => readChunkPlaintext(source, ref)),
+      );
+  }
+  return found;
 }
 
 /** How a chunk's problem is told for one object that lists it. */
