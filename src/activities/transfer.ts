@@ -21,6 +21,7 @@ import { compressionSuffix } from '../pipeline/compression.ts';
 import { chunkAndStore } from '../pipeline/chunk-and-store.ts';
 import { sealAndStore, type SealOptions, type SealSource } from '../pipeline/seal-and-store.ts';
 import { listChunkStore } from '../storage/chunks.ts';
+import { PackCache } from '../storage/pack-cache.ts';
 import type { Staging, StandardBackupPlan, StoredObject } from '../plan/types.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { StoreFor } from './stores.ts';
@@ -131,6 +132,8 @@ function volumeObjectName(plan: StandardBackupPlan, volume: string): string {
 
 interface ChunkedOptions {
   dedupKey: Buffer;
+  /** Where the worker keeps what it knows of the store (the pack trailers it has read). */
+  stateDir: string;
   parallel: number;
   extendRetention: boolean;
   /** Only changed entries are in the source: where the rest is, and where to record this backup. */
@@ -147,7 +150,11 @@ async function storeChunked(
   const stream = 'file' in source ? createReadStream(source.file, { highWaterMark: MiB }) : source;
   const { store } = options;
   // One listing per volume instead of a HEAD per chunk: 1,000 chunks (1 GiB) a request.
-  const { reusable, stored: inStore, warnings } = await listChunkStore(store);
+  const {
+    reusable,
+    stored: inStore,
+    warnings,
+  } = await listChunkStore(store, await PackCache.load(options.stateDir, store.location));
   for (const warning of warnings) log.warn('pack not reused', { location: store.location, warning });
   const writer = {
     store,
@@ -226,6 +233,7 @@ export function createTransferActivities({ docker, storeFor, dedupKey, stateDir 
         plan.volumeFormat === 'chunked'
           ? {
               dedupKey: await dedupKey(),
+              stateDir,
               parallel: Math.max(plan.target.queueSize, CHUNK_UPLOADS),
               extendRetention: plan.target.objectLock !== undefined,
               ...(changed ? { changed: { ...changed, backupId } } : {}),

@@ -5,6 +5,7 @@
 // pack.ts); the store-wide rules (listing, markers, collection, retention) are the same for both.
 import { readMarkers } from './chunk-markers.ts';
 import { listPackedChunks } from './pack.ts';
+import type { PackCache } from './pack-cache.ts';
 import type { BackupStore, ObjectInfo } from './store.ts';
 
 export const CHUNKS_DIR = '_chunks';
@@ -83,7 +84,10 @@ export async function listChunks(store: BackupStore): Promise<Map<string, ChunkL
  * may list it unread even when a prune marked it during the backup that stored it. `warnings` name
  * packs whose contents could not be read (their chunks are not reused: stored again if needed).
  */
-export async function listChunkStore(store: BackupStore): Promise<{
+export async function listChunkStore(
+  store: BackupStore,
+  cache?: PackCache,
+): Promise<{
   reusable: Map<string, ChunkLocation>;
   stored: Map<string, number>;
   warnings: string[];
@@ -91,15 +95,18 @@ export async function listChunkStore(store: BackupStore): Promise<{
   const { markers } = await readMarkers(store);
   const reusable = new Map<string, ChunkLocation>();
   const stored = new Map<string, number>();
-  const packs: { name: string; key: string; size: number }[] = [];
+  const packs: { name: string; key: string; size: number; etag?: string | undefined }[] = [];
+  const listed = new Set<string>();
   for (const [name, object] of await listStoredChunks(store)) {
     stored.set(name, object.size);
+    if (isPackName(name)) listed.add(name);
     const marked = object.etag !== undefined && markers.some((m) => m.candidates.get(name) === object.etag);
     if (marked) continue;
-    if (isPackName(name)) packs.push({ name, key: object.key, size: object.size });
+    if (isPackName(name)) packs.push({ name, key: object.key, size: object.size, etag: object.etag });
     else reusable.set(name, { storedBytes: object.size });
   }
-  const { chunks, warnings } = await listPackedChunks(store, packs);
+  const { chunks, warnings } = await listPackedChunks(store, packs, cache);
+  await cache?.save(listed);
   // A chunk both alone and in a pack is taken alone: one request to read it.
   for (const [name, location] of chunks) if (!reusable.has(name)) reusable.set(name, location);
   return { reusable, stored, warnings };

@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
 import { mapLimit } from './map-limit.ts';
+import { PackCache } from './pack-cache.ts';
 import type { ChunkLocation } from './chunks.ts';
 import { ObjectNotFoundError, StorageError, type BackupStore } from './store.ts';
 
@@ -119,19 +120,26 @@ export async function readPackTrailer(
 }
 
 /**
- * The chunks held by the given packs (name, object key, stored size). A pack that cannot be read as
+ * The chunks held by the given packs (name, object key, stored size, ETag), from the cache where it
+ * knows the pack in that version, else from its trailer. A pack that cannot be read as
  * one (damaged, not a pack) is left out with a warning: its chunks are stored again by the backup that
  * needs them. A pack deleted since the listing is left out silently.
  */
 export async function listPackedChunks(
   store: BackupStore,
-  packs: { name: string; key: string; size: number }[],
+  packs: { name: string; key: string; size: number; etag?: string | undefined }[],
+  cache: PackCache = PackCache.none(),
 ): Promise<{ chunks: Map<string, ChunkLocation>; warnings: string[] }> {
   const chunks = new Map<string, ChunkLocation>();
   const warnings: string[] = [];
-  await mapLimit(packs, 8, async ({ name: pack, key, size }) => {
+  await mapLimit(packs, 8, async ({ name: pack, key, size, etag }) => {
     try {
-      for (const c of await readPackTrailer(store, key, size)) {
+      let held = cache.get(pack, etag, size);
+      if (!held) {
+        held = await readPackTrailer(store, key, size);
+        cache.set(pack, etag, size, held);
+      }
+      for (const c of held) {
         chunks.set(c.name, { storedBytes: c.storedBytes, pack, offset: c.offset });
       }
     } catch (err) {
