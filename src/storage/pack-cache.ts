@@ -4,7 +4,7 @@
 // again under its name (another ETag) is read again. Losing the file costs one read per pack, never
 // a backup: the cache only says where chunks are that the listing shows to exist.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PackedChunk } from './pack.ts';
 
@@ -82,11 +82,16 @@ export class PackCache {
       this.#changed = true;
     }
     if (!this.#path || !this.#changed) return;
-    await mkdir(join(this.#path, '..'), { recursive: true, mode: 0o700 });
     const tmp = `${this.#path}.${process.pid}.${Date.now()}.tmp`;
-    const file: CacheFile = { version: VERSION, packs: Object.fromEntries(this.#entries) };
-    await writeFile(tmp, JSON.stringify(file), { mode: 0o600 });
-    await rename(tmp, this.#path);
-    this.#changed = false;
+    try {
+      await mkdir(join(this.#path, '..'), { recursive: true, mode: 0o700 });
+      const file: CacheFile = { version: VERSION, packs: Object.fromEntries(this.#entries) };
+      await writeFile(tmp, JSON.stringify(file), { mode: 0o600 });
+      await rename(tmp, this.#path);
+      this.#changed = false;
+    } catch {
+      // A cache that cannot be written (a full or read-only disk) costs reads next time, not this backup.
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
   }
 }

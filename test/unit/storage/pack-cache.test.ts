@@ -33,6 +33,14 @@ test('the pack cache answers for a pack only in the version it read, and forgets
     assert.equal(after.get('p1', '"e1"', 550), undefined);
     assert.deepEqual(after.get('p2', '"e2"', 550), chunks);
 
+    // A cache that cannot be written is no error either (a file where its directory would be).
+    const blocked = await mkdtemp(join(tmpdir(), 'dockvault-pack-cache-'));
+    await writeFile(join(blocked, 'pack-trailers'), 'not a directory');
+    const unwritable = await PackCache.load(blocked, 's3://bucket/prefix');
+    unwritable.set('p1', '"e1"', 550, chunks);
+    await unwritable.save(new Set(['p1']));
+    await rm(blocked, { recursive: true, force: true });
+
     // A damaged file is no cache, not an error.
     const [file] = await readdir(join(dir, 'pack-trailers'));
     await writeFile(join(dir, 'pack-trailers', file!), '{"version": 1, "pac');
