@@ -96,17 +96,15 @@ export async function listChunkStore(
   const reusable = new Map<string, ChunkLocation>();
   const stored = new Map<string, number>();
   const packs: { name: string; key: string; size: number; etag?: string | undefined }[] = [];
-  const listed = new Set<string>();
   for (const [name, object] of await listStoredChunks(store)) {
     stored.set(name, object.size);
-    if (isPackName(name)) listed.add(name);
     const marked = object.etag !== undefined && markers.some((m) => m.candidates.get(name) === object.etag);
     if (marked) continue;
     if (isPackName(name)) packs.push({ name, key: object.key, size: object.size, etag: object.etag });
     else reusable.set(name, { storedBytes: object.size });
   }
   const { chunks, warnings } = await listPackedChunks(store, packs, cache);
-  await cache?.save(listed);
+  await cache?.save(stored);
   // A chunk both alone and in a pack is taken alone: one request to read it.
   for (const [name, location] of chunks) if (!reusable.has(name)) reusable.set(name, location);
   return { reusable, stored, warnings };

@@ -75,7 +75,7 @@ export class PackCache {
   }
 
   /** Writes the cache atomically, without the packs the listing no longer shows (deleted by prune). */
-  async save(listed: ReadonlySet<string>): Promise<void> {
+  async save(listed: { has(pack: string): boolean }): Promise<void> {
     for (const pack of this.#entries.keys()) {
       if (listed.has(pack)) continue;
       this.#entries.delete(pack);
