@@ -10,17 +10,20 @@ import { Worker } from 'node:worker_threads';
 const RING_BYTES = 8 * 1024 * 1024;
 
 // One Int32 word holds the bytes in the ring and the flags, so that a wait on it wakes for either.
-export const USED = 0;
-export const ERRNO = 1;
-export const END = 1 << 30;
-export const STOP = 1 << 29;
-export const BROKEN = 1 << 28;
-export const FLAGS = END | STOP | BROKEN;
+const USED = 0;
+const ERRNO = 1;
+const END = 1 << 30;
+const STOP = 1 << 29;
+const BROKEN = 1 << 28;
+const FLAGS = END | STOP | BROKEN;
+const LAYOUT = { USED, ERRNO, END, STOP, BROKEN, FLAGS };
 
 export interface RingWriterInput {
   ring: SharedArrayBuffer;
   control: SharedArrayBuffer;
   fd: number;
+  /** Where the control words and flags are: the thread has no other copy of them. */
+  layout: typeof LAYOUT;
 }
 
 /** A failed write(2) of the writing thread, under its system error name (EPIPE, ENOSPC...). */
@@ -50,8 +53,8 @@ export class RingWriter {
     const control = new SharedArrayBuffer(8);
     this.#bytes = new Uint8Array(ring);
     this.#ctrl = new Int32Array(control);
-    const workerData: RingWriterInput = { ring, control, fd };
-    const thread = new Worker(new URL('./ring-writer-thread.ts', import.meta.url), { workerData });
+    const workerData: RingWriterInput = { ring, control, fd, layout: LAYOUT };
+    const thread = new Worker(new URL('./ring-writer-thread.js', import.meta.url), { workerData });
     this.#exited = new Promise<void>((resolve, reject) => {
       thread.once('error', reject);
       thread.once('exit', () => resolve());
