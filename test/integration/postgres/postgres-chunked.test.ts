@@ -7,13 +7,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listStoredChunks, parseChunkIndex, storedKey, type ChunkRef } from '../../../src/storage/chunks.ts';
 import type { Manifest, ManifestObject } from '../../../src/storage/manifest.ts';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
+import { flipBytes } from '../../helpers/flip-bytes.ts';
 import { PostgresFixtures, run } from '../../helpers/postgres-fixtures.ts';
 import { stack } from '../../helpers/stack-env.ts';
 import { describeTree } from '../../helpers/tree.ts';
@@ -304,17 +305,8 @@ test('a damaged chunk: verify and restore name the backup and the chunk, and not
   assert.ok(ref, 'a chunk stored alone in the middle of the dump');
   const chunk = storedKey(ref);
   const file = join(stack.s3DataDir, stack.s3Bucket, env.tag, chunk);
-  const handle = await open(file, 'r+');
-  try {
-    // Inside the chunk's last encrypted piece: its authentication fails.
-    const at = ref.storedBytes - 40;
-    const b = Buffer.alloc(4);
-    await handle.read(b, 0, 4, at);
-    for (let i = 0; i < 4; i++) b[i] = b[i]! ^ 0x5a;
-    await handle.write(b, 0, 4, at);
-  } finally {
-    await handle.close();
-  }
+  // Inside the chunk's last encrypted piece: its authentication fails.
+  await flipBytes(file, ref.storedBytes - 40);
 
   const backup = `${PG}/${manifest.backupId}/`;
   const verify = await verifyCli(env, [PG, '--backup', manifest.backupId]);
