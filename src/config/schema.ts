@@ -122,7 +122,7 @@ export const s3Schema = z
     chunkGrace: interval
       .prefault(DEFAULT_CHUNK_GRACE)
       .describe(
-        `How long prune waits before deleting a chunk no backup uses any more (volumeFormat: chunked): at least as long as the longest run of any definition writing to this bucket and prefix, from any host, because a running backup may reuse a chunk before its manifest exists. Default ${DEFAULT_CHUNK_GRACE}: a day plus an hour of margin; must not be shorter than any definition's timeoutMinutes.`,
+        `How long prune waits before deleting a chunk no backup uses any more (volumeFormat: chunked, postgres.storage: chunked): at least as long as the longest run of any definition writing to this bucket and prefix, from any host, because a running backup may reuse a chunk before its manifest exists. Default ${DEFAULT_CHUNK_GRACE}: a day plus an hour of margin; must not be shorter than any definition's timeoutMinutes.`,
       ),
   })
   .transform(({ forcePathStyle, chunkGrace, ...rest }) => ({
