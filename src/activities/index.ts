@@ -23,7 +23,7 @@ export interface HostActivityDeps {
   notify?: NotifyDeps;
   /** The key chunk names are computed with (storage/dedup-key.ts), read when a chunked backup needs it. */
   dedupKey: () => Promise<Buffer>;
-  /** The worker's state directory (records of chunked volumes' last backups). */
+  /** The worker's state directory (records of chunked volumes' last backups, pack trailers read). */
   stateDir: string;
 }
 
@@ -45,7 +45,7 @@ export function createHostActivities({
     ...createRestoreActivities({ docker, storeFor, stopped, closedRuns }),
     ...createRestorePostgresActivities({ docker, storeFor }),
     ...createVerifyActivities({ storeFor }),
-    ...createPostgresActivities({ docker, storeFor }),
+    ...createPostgresActivities({ docker, storeFor, dedupKey, stateDir }),
     ...createPruneActivities({ storeFor }),
     ...createNotifyActivities(notify),
   };

@@ -5,7 +5,8 @@ import { log } from '@temporalio/activity';
 import { inspectContainerWithEnv } from '../docker/containers.ts';
 import { ContainerNotFoundError } from '../docker/errors.ts';
 import { execCapture, execStream, type ExecStreamResult } from '../docker/exec.ts';
-import { sealAndStore } from '../pipeline/seal-and-store.ts';
+import { chunkAndStore } from '../pipeline/chunk-and-store.ts';
+import { sealAndStore, type SealOptions } from '../pipeline/seal-and-store.ts';
 import type { PostgresBackupPlan, StoredObject } from '../plan/types.ts';
 import {
   MAINTENANCE_DATABASES,
@@ -21,14 +22,20 @@ import {
   pgIsReadyCommand,
   serverVersionCommand,
 } from '../postgres/commands.ts';
-import { pgDumpCompressionLevel } from '../postgres/compression.ts';
+import { dumpExtraArgs, pgDumpCompressionLevel } from '../postgres/compression.ts';
 import { PasswordFileError, resolveCredentials, type Credentials } from '../postgres/credentials.ts';
 import { objectKey } from '../storage/layout.ts';
+import {
+  chunkedObjectRecord,
+  chunkStoreSettings,
+  chunkWriterOptions,
+  type ChunkStoreDeps,
+} from './chunk-store.ts';
 import { PreflightError } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
-export interface PostgresActivityDeps {
+export interface PostgresActivityDeps extends ChunkStoreDeps {
   docker: Docker;
   storeFor: StoreFor;
 }
@@ -85,7 +92,7 @@ function describePgDumpCompression(extraArgs: readonly string[]): string {
 }
 
 /** Activities over a PostgreSQL server in a container: preflight, and dumps streamed to storage. */
-export function createPostgresActivities({ docker, storeFor }: PostgresActivityDeps) {
+export function createPostgresActivities({ docker, storeFor, ...chunkDeps }: PostgresActivityDeps) {
   /** The container's state and environment; a missing container is a preflight error. */
   async function containerInfo(name: string): Promise<{ running: boolean; status: string; env: string[] }> {
     try {
@@ -151,6 +158,8 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
     format: StoredObject['format'];
     command: string[];
     details: Record<string, string>;
+    /** Through the chunk store (postgres.storage: chunked): `name` is then the chunk index. */
+    chunked: boolean;
   }): Promise<StoredObject> {
     const { plan } = input;
     const what =
@@ -163,6 +172,18 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
     const progress = progressHeartbeat('dumping', input.source);
     let dump: ExecStreamResult | undefined;
     try {
+      const options: SealOptions = {
+        store: storeFor(plan.target),
+        key: objectKey(plan.definition, input.backupId, input.name),
+        compression: plan.compression,
+        recipients: input.recipients,
+        signal: progress.signal,
+        onProgress: progress.update,
+      };
+      // The store is listed before pg_dump starts, which would otherwise wait on a full pipe meanwhile.
+      const chunks = input.chunked
+        ? await chunkWriterOptions({ ...options, ...(await chunkStoreSettings(plan.target, chunkDeps)) })
+        : undefined;
       dump = await execStream(docker, plan.container, input.command, {
         user: plan.osUser,
         env: input.creds.env,
@@ -184,14 +205,10 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
       });
       const feeding = pipeline(running.stdout, checked);
       feeding.catch(() => undefined); // a failure reaches sealAndStore through `checked`
-      const sealed = await sealAndStore(checked, {
-        store: storeFor(plan.target),
-        key: objectKey(plan.definition, input.backupId, input.name),
-        compression: plan.compression,
-        recipients: input.recipients,
-        signal: progress.signal,
-        onProgress: progress.update,
-      });
+      // Chunked, the index is written only after the last chunk, so after the zero exit too.
+      const sealed = chunks
+        ? chunkedObjectRecord(await chunkAndStore(checked, chunks))
+        : await sealAndStore(checked, options);
       // Belt and braces: the upload only completes after a zero exit (ExitChecked); should that ever
       // not hold, the object goes at once (and the workflow's clean-up removes the whole backup).
       const code = await running.exitCode();
@@ -275,7 +292,10 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
       return { databases, serverVersion, pgDumpVersion };
     },
 
-    /** pg_dump of one database, streamed from the container through compression and age to S3. */
+    /**
+     * pg_dump of one database, streamed from the container through compression and age to S3: one
+     * object, or (postgres.storage: chunked) deduplicated chunks and their index.
+     */
     async dumpDatabase(input: {
       plan: PostgresBackupPlan;
       recipients: string[];
@@ -286,22 +306,25 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
     }): Promise<StoredObject> {
       const { plan, database } = input;
       const creds = await connect(plan);
+      const extraArgs = dumpExtraArgs(plan);
+      const storage = plan.storage ?? 'object';
       return dumpToStorage({
         plan,
         creds,
         recipients: input.recipients,
         backupId: input.backupId,
-        name: databaseObjectName(database, plan.format, plan.extraArgs, plan.compression.algorithm),
+        name: databaseObjectName(database, plan.format, extraArgs, plan.compression.algorithm, storage),
         kind: 'database',
         source: database,
         format: plan.format === 'custom' ? 'pg_dump-custom' : 'sql',
-        command: pgDumpCommand(database, creds, plan.format, plan.extraArgs),
+        command: pgDumpCommand(database, creds, plan.format, extraArgs),
         details: {
           database,
           serverVersion: input.serverVersion,
           pgDumpVersion: input.pgDumpVersion,
-          pgDumpCompression: describePgDumpCompression(plan.extraArgs),
+          pgDumpCompression: describePgDumpCompression(extraArgs),
         },
+        chunked: storage === 'chunked',
       });
     },
 
@@ -326,6 +349,8 @@ export function createPostgresActivities({ docker, storeFor }: PostgresActivityD
         format: 'sql',
         command: pgDumpAllGlobalsCommand(creds),
         details: { serverVersion: input.serverVersion, pgDumpVersion: input.pgDumpVersion },
+        // A few KiB, written anew by every backup: nothing to share.
+        chunked: false,
       });
     },
   };

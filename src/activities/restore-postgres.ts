@@ -1,4 +1,4 @@
-import type { Transform } from 'node:stream';
+import { PassThrough, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type Docker from 'dockerode';
@@ -6,10 +6,7 @@ import { log } from '@temporalio/activity';
 import { inspectContainerWithEnv } from '../docker/containers.ts';
 import { ContainerNotFoundError } from '../docker/errors.ts';
 import { execCapture, execWithStdin } from '../docker/exec.ts';
-import { createDecryptStream } from '../pipeline/age/decrypt.ts';
-import { AgeError } from '../pipeline/age/errors.ts';
 import { createDecompressor, type CompressionAlgorithm } from '../pipeline/compression.ts';
-import { Meter } from '../pipeline/meter.ts';
 import type { RestorePostgresPlan } from '../plan/types.ts';
 import {
   listDatabasesCommand,
@@ -31,9 +28,10 @@ import {
 } from '../restore/errors.ts';
 import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
-import { checkStoredObject } from '../restore/read-object.ts';
+import { readBackupObject } from '../restore/read-object.ts';
 import { SkipExistingRoles } from '../restore/pg-globals.ts';
 import { checkIdentityMatches } from '../restore/select.ts';
+import { verifyChunksOnce } from '../restore/verify-chunks.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
 import type { S3Target } from '../storage/store.ts';
@@ -93,7 +91,10 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
     return result.stdout;
   }
 
-  /** get -> sha256 -> decrypt -> decompress [-> more] -> a command's stdin in the container. */
+  /**
+   * The object's plaintext (readBackupObject: sha256 or every chunk checked, decrypted) -> decompress
+   * (a chunked object arrives decompressed, chunk by chunk) [-> more] -> a command's stdin in the container.
+   */
   async function streamInto(input: {
     target: S3Target;
     key: string;
@@ -107,30 +108,36 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
   }): Promise<string> {
     const identities = await loadIdentities(input.identityFile);
     const progress = progressHeartbeat('restoring', input.object.source, input.object.storedBytes);
-    const stored = new Meter(progress.update);
     try {
       const sink = await execWithStdin(docker, input.conn.container, input.command, {
         user: input.conn.osUser,
         env: input.creds.env,
       });
-      const store = storeFor(input.target);
-      try {
-        await pipeline(
-          await store.get(input.key, { signal: progress.signal, size: input.object.storedBytes }),
-          stored,
-          createDecryptStream(identities, { name: input.key }),
-          createDecompressor(input.compression),
-          ...input.extra,
-          sink.stdin,
-          { signal: progress.signal },
-        );
-      } catch (err) {
+      const plaintext = new PassThrough({ highWaterMark: 1024 * 1024 });
+      const feeding = pipeline([
+        plaintext,
+        ...(input.object.chunked ? [] : [createDecompressor(input.compression)]),
+        ...input.extra,
+        sink.stdin,
+      ]);
+      const reading = readBackupObject({
+        store: storeFor(input.target),
+        key: input.key,
+        object: input.object,
+        compression: input.compression,
+        identities,
+        sink: plaintext,
+        signal: progress.signal,
+        onProgress: progress.update,
+      });
+      const [read, fed] = await Promise.allSettled([reading, feeding]);
+      // What the object is (damaged, not the one in the manifest) first: the reader's failure follows from it.
+      const failure = read.status === 'rejected' ? read : fed.status === 'rejected' ? fed : undefined;
+      if (failure) {
         sink.stdin.destroy();
-        if (err instanceof AgeError) throw new CorruptBackupObjectError(err.message, { cause: err });
-        throw err;
+        throw failure.reason;
       }
       const { exitCode, output } = await sink.result;
-      checkStoredObject(store.location, input.key, input.object, stored);
       if (exitCode !== 0) {
         throw new ReaderFailedError(
           `${input.command[0] ?? ''} of ${input.key} in container "${input.conn.container}" failed with exit code ${exitCode}: ${pgErrorSummary(output)}`,
@@ -201,6 +208,47 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
           exists: existing.has(o.source),
         })),
       };
+    },
+
+    /**
+     * Every chunk of the chunked dumps to restore, read, authenticated and decompressed (each once),
+     * before anything is restored: pg_restore would otherwise have created and half filled a database
+     * by the time a damaged chunk in the middle of its dump is read. A damaged chunk fails the restore
+     * naming the object and the chunk.
+     */
+    async checkPostgresChunks(input: {
+      plan: RestorePostgresPlan;
+      backupId: string;
+      compression: CompressionAlgorithm;
+      items: PgRestoreItem[];
+    }): Promise<void> {
+      const { plan } = input;
+      const total = input.items.reduce((n, i) => n + i.object.storedBytes, 0);
+      const progress = progressHeartbeat('checking chunks', input.backupId, total);
+      try {
+        const checked = await verifyChunksOnce({
+          store: storeFor(plan.target),
+          definition: plan.definition,
+          items: input.items.map(({ object }) => ({
+            backupId: input.backupId,
+            compression: input.compression,
+            object,
+          })),
+          identities: await loadIdentities(plan.identityFile),
+          signal: progress.signal,
+          onProgress: progress.update,
+        });
+        const damaged = checked.objects.filter((o) => !o.ok);
+        if (damaged.length > 0) {
+          throw new CorruptBackupObjectError(
+            `${damaged
+              .map((o) => `${objectKey(plan.definition, o.backupId, o.name)}: ${o.error ?? 'damaged'}`)
+              .join('; ')}; nothing was restored`,
+          );
+        }
+      } finally {
+        progress.stop();
+      }
     },
 
     /** Roles and tablespaces; roles that exist on the target are left exactly as they are. */

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Context, log } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import {
   archiveVolume,
@@ -20,13 +20,18 @@ import type { ReadPlan } from '../incremental/read-plan.ts';
 import { compressionSuffix } from '../pipeline/compression.ts';
 import { chunkAndStore } from '../pipeline/chunk-and-store.ts';
 import { sealAndStore, type SealOptions, type SealSource } from '../pipeline/seal-and-store.ts';
-import { listChunkStore } from '../storage/chunks.ts';
-import { PackCache } from '../storage/pack-cache.ts';
+import { CHUNK_INDEX_SUFFIX } from '../storage/chunks.ts';
 import type { Staging, StandardBackupPlan, StoredObject } from '../plan/types.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { StoreFor } from './stores.ts';
 import { PreflightError } from './failure.ts';
 import { progressHeartbeat } from './heartbeat.ts';
+import {
+  chunkedObjectRecord,
+  chunkStoreSettings,
+  chunkWriterOptions,
+  type ChunkStoreSettings,
+} from './chunk-store.ts';
 
 export interface TransferActivityDeps {
   docker: Docker;
@@ -37,12 +42,6 @@ export interface TransferActivityDeps {
 }
 
 const MiB = 1024 * 1024;
-
-/**
- * MiB of chunks in flight per volume, at least (see ChunkWriterOptions.parallel): a chunk is one small
- * PUT, so few in flight leave the connection waiting on round trips (docs/FORMAT.md, "Writing a backup").
- */
-const CHUNK_UPLOADS = 8;
 
 function stagingPathFor(stagingDir: string, backupId: string, volume: string): string {
   return join(stagingDir, backupId, `${volume}.tar`);
@@ -126,16 +125,11 @@ async function checkStaged(path: string, staged: StagedArchive): Promise<number>
 }
 
 function volumeObjectName(plan: StandardBackupPlan, volume: string): string {
-  if (plan.volumeFormat === 'chunked') return `volumes/${volume}.tar.chunks`;
+  if (plan.volumeFormat === 'chunked') return `volumes/${volume}.tar${CHUNK_INDEX_SUFFIX}`;
   return `volumes/${volume}.tar${compressionSuffix[plan.compression.algorithm]}.age`;
 }
 
-interface ChunkedOptions {
-  dedupKey: Buffer;
-  /** Where the worker keeps what it knows of the store (the pack trailers it has read). */
-  stateDir: string;
-  parallel: number;
-  extendRetention: boolean;
+interface ChunkedOptions extends ChunkStoreSettings {
   /** Only changed entries are in the source: where the rest is, and where to record this backup. */
   changed?: { plan: ReadPlan; context: PlanContext; backupId: string };
 }
@@ -144,31 +138,11 @@ interface ChunkedOptions {
 async function storeChunked(
   source: SealSource,
   options: SealOptions & ChunkedOptions,
-): Promise<Omit<StoredObject, 'name' | 'kind' | 'source' | 'format' | 'startedAt' | 'finishedAt'>> {
+): Promise<Pick<StoredObject, 'plaintextBytes' | 'storedBytes' | 'sha256' | 'chunked'>> {
   // Reads of 1 MiB. 4 MiB reads would hand most ~1 MiB chunks on as views instead of copies (7-12% less
   // CPU per GB), but the views keep their whole reads alive: peak RSS +30-50 MB, over the memory budget.
   const stream = 'file' in source ? createReadStream(source.file, { highWaterMark: MiB }) : source;
-  const { store } = options;
-  // One listing per volume instead of a HEAD per chunk: 1,000 chunks (1 GiB) a request.
-  const {
-    reusable,
-    stored: inStore,
-    warnings,
-  } = await listChunkStore(store, await PackCache.load(options.stateDir, store.location));
-  for (const warning of warnings) log.warn('pack not reused', { location: store.location, warning });
-  const writer = {
-    store,
-    indexKey: options.key,
-    known: reusable,
-    stored: inStore,
-    dedupKey: options.dedupKey,
-    compression: options.compression,
-    recipients: options.recipients,
-    parallel: options.parallel,
-    extendRetention: options.extendRetention,
-    signal: options.signal,
-    onProgress: options.onProgress,
-  };
+  const writer = await chunkWriterOptions(options);
   const stored = options.changed
     ? await storeChangedVolume(options.changed.plan, stream, {
         ...writer,
@@ -176,11 +150,7 @@ async function storeChunked(
         backupId: options.changed.backupId,
       })
     : await chunkAndStore(stream, writer);
-  const { indexBytes, chunks, newChunks, uploadedBytes, packed, newPacks, ...sealed } = stored;
-  return {
-    ...sealed,
-    chunked: { indexBytes, chunks, newChunks, uploadedBytes, ...(packed > 0 ? { packed, newPacks } : {}) },
-  };
+  return chunkedObjectRecord(stored);
 }
 
 /** Activities that move bytes: volume -> staging, staging -> storage, volume -> storage. */
@@ -232,10 +202,7 @@ export function createTransferActivities({ docker, storeFor, dedupKey, stateDir 
       const chunked: ChunkedOptions | undefined =
         plan.volumeFormat === 'chunked'
           ? {
-              dedupKey: await dedupKey(),
-              stateDir,
-              parallel: Math.max(plan.target.queueSize, CHUNK_UPLOADS),
-              extendRetention: plan.target.objectLock !== undefined,
+              ...(await chunkStoreSettings(plan.target, { dedupKey, stateDir })),
               ...(changed ? { changed: { ...changed, backupId } } : {}),
             }
           : undefined;

@@ -101,6 +101,7 @@ function describeWork(def: BackupDefinition, check: SelectorCheck | undefined): 
       ...describeSelection(def, check),
       `  dumps:      ${databases}${pg.globals ? ' + globals (roles, tablespaces)' : ''}`,
       `              with pg_dump --format=${pg.format} inside container ${container} as OS user ${pg.user}${pg.dbUser ? `, role ${pg.dbUser}` : ''}`,
+      ...(pg.storage === 'chunked' ? ['  dumps as:   deduplicated chunks (postgres.storage: chunked)'] : []),
     ];
   }
   const restart = [...containers].reverse();

@@ -18,6 +18,7 @@ import {
   timeZone,
 } from './schema-fields.ts';
 import { didYouMean } from './suggest.ts';
+import { userCompressionLevel } from '../postgres/compression.ts';
 
 /**
  * The single definition of dockvault.yml. Objects are strict so a typo is an error, never a silently
@@ -121,7 +122,7 @@ export const s3Schema = z
     chunkGrace: interval
       .prefault(DEFAULT_CHUNK_GRACE)
       .describe(
-        `How long prune waits before deleting a chunk no backup uses any more (volumeFormat: chunked): at least as long as the longest run of any definition writing to this bucket and prefix, from any host, because a running backup may reuse a chunk before its manifest exists. Default ${DEFAULT_CHUNK_GRACE}: a day plus an hour of margin; must not be shorter than any definition's timeoutMinutes.`,
+        `How long prune waits before deleting a chunk no backup uses any more (volumeFormat: chunked, postgres.storage: chunked): at least as long as the longest run of any definition writing to this bucket and prefix, from any host, because a running backup may reuse a chunk before its manifest exists. Default ${DEFAULT_CHUNK_GRACE}: a day plus an hour of margin; must not be shorter than any definition's timeoutMinutes.`,
       ),
   })
   .transform(({ forcePathStyle, chunkGrace, ...rest }) => ({
@@ -254,7 +255,25 @@ export const postgresSchema = z
     passwordFile: filePath.optional().describe('Worker-side file with the database password.'),
     format: z.enum(['custom', 'plain']).default('custom'),
     extraArgs: z.array(z.string()).default([]),
+    storage: z
+      .enum(['object', 'chunked'])
+      .default('object')
+      .describe(
+        'How each database dump is stored: object (one age-encrypted object per database, compressed by pg_dump) or chunked (pg_dump --compress=0 cut into deduplicated, compressed, encrypted chunks shared by the prefix, as volumeFormat: chunked; a day-to-day dump mostly reuses the chunks of the one before; docs/FORMAT.md). The globals are one object either way.',
+      ),
     timeoutMinutes: positiveInt.optional().describe('Upper bound of one database dump.'),
+  })
+  .superRefine((pg, ctx) => {
+    // Chunks deduplicate only if an unchanged row gives unchanged bytes: pg_dump's compression would
+    // make every byte after the first change new; each chunk is compressed by dockvault instead.
+    if (pg.storage === 'chunked' && (userCompressionLevel(pg.extraArgs) ?? 0) !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['extraArgs'],
+        message:
+          'storage: chunked dumps with --compress=0 (dockvault compresses each chunk): remove the compression option from extraArgs, or use storage: object',
+      });
+    }
   })
   .transform(({ databases, ...rest }) => ({ databases: databases ?? ('all' as const), ...rest }));
 

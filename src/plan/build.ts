@@ -57,6 +57,8 @@ export function buildPlan(config: Config, def: BackupDefinition): BackupPlan {
     passwordFile: pg.passwordFile,
     format: pg.format,
     extraArgs: pg.extraArgs,
+    // Only when chunked: the plans of definitions that keep the default stay what they were.
+    ...(pg.storage === 'chunked' ? { storage: pg.storage } : {}),
     dumpTimeoutMinutes: pg.timeoutMinutes,
   };
 }

@@ -60,6 +60,9 @@ export interface StandardBackupPlan extends PlanBase {
 /** archive: one age(zstd(tar)) object per volume; chunked: deduplicated chunks (docs/FORMAT.md). */
 export type VolumeFormat = 'archive' | 'chunked';
 
+/** object: one age(compress(dump)) object per database; chunked: the dump in deduplicated chunks. */
+export type DumpStorage = 'object' | 'chunked';
+
 export interface PostgresBackupPlan extends PlanBase {
   type: 'postgresqldatabase';
   container: string;
@@ -70,6 +73,8 @@ export interface PostgresBackupPlan extends PlanBase {
   passwordFile?: string | undefined;
   format: 'custom' | 'plain';
   extraArgs: string[];
+  /** Absent in plans of older versions, and for `object`: one sealed object per dump. */
+  storage?: DumpStorage | undefined;
   /** postgres.timeoutMinutes: the bound of one database's dump. */
   dumpTimeoutMinutes?: number | undefined;
 }

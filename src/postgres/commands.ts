@@ -1,6 +1,8 @@
 // The commands dockvault runs inside a PostgreSQL container, as argv arrays (no shell, no quoting):
 // pure functions, so the exact pg_dump invocation is unit-tested and documented in one place.
 import { compressionSuffix, type CompressionAlgorithm } from '../pipeline/compression.ts';
+import type { DumpStorage } from '../plan/types.ts';
+import { CHUNK_INDEX_SUFFIX } from '../storage/chunks.ts';
 import { DEFAULT_PG_DUMP_COMPRESSION, pgDumpCompressionLevel, userCompressionLevel } from './compression.ts';
 
 export interface ConnectionOptions {
@@ -189,16 +191,21 @@ export function keySegmentFor(database: string): string {
 
 /**
  * `databases/<db>.dump[.zst].age` (custom format: compressed inside, readable by pg_restore as is) or
- * `databases/<db>.sql.gz.age` / `.sql[.zst].age` (plain: pg_dump gzips the whole script when it compresses).
+ * `databases/<db>.sql.gz.age` / `.sql[.zst].age` (plain: pg_dump gzips the whole script when it
+ * compresses); stored in chunks, the chunk index `databases/<db>.dump.chunks` / `.sql.chunks` (the
+ * dump is raw, each chunk compressed on its own).
  */
 export function databaseObjectName(
   database: string,
   format: DumpFormat,
   extraArgs: readonly string[],
   algorithm: CompressionAlgorithm,
+  storage: DumpStorage = 'object',
 ): string {
+  const segment = `databases/${keySegmentFor(database)}`;
+  if (storage === 'chunked') return `${segment}.${format === 'custom' ? 'dump' : 'sql'}${CHUNK_INDEX_SUFFIX}`;
   const inner = format === 'custom' ? 'dump' : pgDumpCompressionLevel(extraArgs) === 0 ? 'sql' : 'sql.gz';
-  return `databases/${keySegmentFor(database)}.${inner}${compressionSuffix[algorithm]}.age`;
+  return `${segment}.${inner}${compressionSuffix[algorithm]}.age`;
 }
 
 export function globalsObjectName(algorithm: CompressionAlgorithm): string {

@@ -3,8 +3,11 @@
 // default pg_dump compresses inside the container (`--compress=1`) and dockvault only encrypts.
 // With `--compress=0` (or -Z0) in extraArgs, pg_dump writes raw and dockvault compresses with the
 // configured algorithm (zstd 3 by default: smaller, more bytes through the relay).
+// A dump stored in chunks (postgres.storage: chunked) is always written raw: the chunks of an
+// unchanged table deduplicate only if its bytes are unchanged, and dockvault compresses each chunk.
 // No Node imports: the workflow uses this too.
 import type { Compression } from '../pipeline/compression.ts';
+import type { DumpStorage } from '../plan/types.ts';
 
 export const DEFAULT_PG_DUMP_COMPRESSION = 1;
 
@@ -29,10 +32,22 @@ export function pgDumpCompressionLevel(extraArgs: readonly string[]): number {
   return userCompressionLevel(extraArgs) ?? DEFAULT_PG_DUMP_COMPRESSION;
 }
 
-/** What dockvault itself applies to the dump stream: nothing when pg_dump already compressed it. */
-export function hostCompressionFor(plan: {
-  compression: Compression;
+export interface DumpSettings {
   extraArgs: readonly string[];
-}): Compression {
-  return pgDumpCompressionLevel(plan.extraArgs) === 0 ? plan.compression : { algorithm: 'none' };
+  /** Absent in plans of older versions: `object`. */
+  storage?: DumpStorage | undefined;
+}
+
+/**
+ * The extra arguments pg_dump runs with: the user's, and `--compress=0` last for a dump stored in
+ * chunks (the config refuses another level there; the last option wins, here and in pg_dump).
+ */
+export function dumpExtraArgs(dump: DumpSettings): readonly string[] {
+  if (dump.storage !== 'chunked' || userCompressionLevel(dump.extraArgs) === 0) return dump.extraArgs;
+  return [...dump.extraArgs, '--compress=0'];
+}
+
+/** What dockvault itself applies to the dump stream: nothing when pg_dump already compressed it. */
+export function hostCompressionFor(plan: DumpSettings & { compression: Compression }): Compression {
+  return pgDumpCompressionLevel(dumpExtraArgs(plan)) === 0 ? plan.compression : { algorithm: 'none' };
 }

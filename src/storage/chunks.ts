@@ -1,6 +1,7 @@
 // The chunk store inside a target prefix: `_chunks/<first 2 hex>/<name>` (a definition
 // name never starts with "_", so the chunks never pass for a definition), shared by every definition and
-// host writing to the prefix; and the chunk index of a chunked volume, the ordered list of its chunks.
+// host writing to the prefix; and the chunk index of a chunked object (a volume's tar, a database's
+// dump), the ordered list of its chunks.
 // A stored object there is a chunk alone (`<name>`) or a pack of small chunks (`<hex>.pack`, see
 // pack.ts); the store-wide rules (listing, markers, collection, retention) are the same for both.
 import { readMarkers } from './chunk-markers.ts';
@@ -10,8 +11,16 @@ import type { BackupStore, ObjectInfo } from './store.ts';
 
 export const CHUNKS_DIR = '_chunks';
 
-/** How the object of a chunked volume, its chunk index, is named: `volumes/<volume>.tar.chunks`. */
-export const CHUNK_INDEX_SUFFIX = '.tar.chunks';
+/**
+ * How every chunk index ends: `volumes/<volume>.tar.chunks`, `databases/<db>.dump.chunks`. The
+ * manifest's schema holds every chunked object to it, so one listing finds the indexes of complete
+ * backups and of runs that have no manifest yet alike (chunk collection, chunk-gc.ts).
+ */
+export const CHUNK_INDEX_SUFFIX = '.chunks';
+
+export function isChunkIndexName(name: string): boolean {
+  return name.endsWith(CHUNK_INDEX_SUFFIX);
+}
 
 const CHUNK_NAME = /^[0-9a-f]{64}$/;
 const PACK_NAME = /^[0-9a-f]{64}\.pack$/;

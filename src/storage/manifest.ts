@@ -1,6 +1,6 @@
 // The manifest: the record of one backup, written last. A backup exists exactly when its manifest does.
 import { z } from 'zod';
-import { CHUNK_INDEX_SUFFIX } from './chunks.ts';
+import { CHUNK_INDEX_SUFFIX, isChunkIndexName } from './chunks.ts';
 import { backupPrefix, manifestKey, MANIFEST_NAME, parseBackupId } from './layout.ts';
 import { CorruptManifestError, CorruptObjectError, ObjectNotFoundError } from './store.ts';
 import type { BackupStore } from './store.ts';
@@ -90,6 +90,14 @@ export const ManifestSchema = z
           code: 'custom',
           path: ['objects', i, 'chunked', 'packed'],
           message: `needs ${MANIFEST_V3}`,
+        });
+      // Chunk collection finds the indexes by name (a run still uploading has no manifest to read them
+      // from): an index named otherwise would leave its chunks unreferenced.
+      if (o.chunked && !isChunkIndexName(o.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['objects', i, 'name'],
+          message: `a chunked object's name must end in ${CHUNK_INDEX_SUFFIX}`,
         });
       if (seen.has(o.name))
         ctx.addIssue({ code: 'custom', path: ['objects', i, 'name'], message: 'duplicate name' });
@@ -209,7 +217,7 @@ export interface PrefixScan {
   objects: number;
   bytes: number;
   newest: Date;
-  /** Keys of the chunk indexes under the prefix (`*.tar.chunks`). */
+  /** Keys of the chunk indexes under the prefix (`*.chunks`: volumes' and databases'). */
   chunkIndexes: string[];
 }
 
@@ -235,7 +243,7 @@ export async function scanDefinition(store: BackupStore, definition: string): Pr
       scans.set(backupId, scan);
     }
     if (rest.slice(slash + 1) === MANIFEST_NAME) scan.hasManifest = true;
-    if (obj.key.endsWith(CHUNK_INDEX_SUFFIX)) scan.chunkIndexes.push(obj.key);
+    if (isChunkIndexName(obj.key)) scan.chunkIndexes.push(obj.key);
     scan.objects++;
     scan.bytes += obj.size;
     if (obj.lastModified > scan.newest) scan.newest = obj.lastModified;

@@ -209,8 +209,16 @@ export function restorePostgresActivities(taskQueue: string) {
     heartbeatTimeout,
     retry: { maximumAttempts: 1 },
   });
+  // Reads only: safe to repeat after a storage outage or a lost worker.
+  const reading = proxyActivities<RestorePostgresActivities>({
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout,
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+  });
   return {
     loadPostgresRestore: quick.loadPostgresRestore,
+    checkPostgresChunks: reading.checkPostgresChunks,
     restorePostgresGlobals: once.restorePostgresGlobals,
     restorePostgresDatabase: once.restorePostgresDatabase,
   };

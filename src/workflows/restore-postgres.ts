@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import type { RestorePostgresPlan, RestorePostgresResult } from '../plan/types.ts';
 import { restorePostgresActivities } from './activity-proxies.ts';
 import { trackProgress } from './progress.ts';
@@ -7,7 +8,8 @@ import { takeHostSlot } from './host-slot.ts';
 /**
  * Restores a PostgreSQL backup into a running server container: globals first (roles that exist are
  * skipped), then each database with pg_restore inside the container. Nothing is stopped. Databases
- * that exist are refused in the preflight unless the plan says clean.
+ * that exist are refused in the preflight unless the plan says clean; the chunks of chunked dumps are
+ * all checked before anything is restored.
  */
 export async function restorePostgresWorkflow(plan: RestorePostgresPlan): Promise<RestorePostgresResult> {
   return withDefinitionLock(plan, () => restorePostgres(plan));
@@ -22,6 +24,16 @@ async function restorePostgres(plan: RestorePostgresPlan): Promise<RestorePostgr
   let globals: RestorePostgresResult['globals'];
   const slot = await takeHostSlot(plan, progress);
   try {
+    const chunked = source.databases.filter((d) => d.object.chunked);
+    if (chunked.length > 0 && patched('restore-postgres-checks-chunks')) {
+      progress.phase(`checking the chunks of ${chunked.length} dump(s)`);
+      await pg.checkPostgresChunks({
+        plan,
+        backupId: source.backupId,
+        compression: source.compression,
+        items: chunked,
+      });
+    }
     if (source.globals) {
       progress.phase('restoring globals');
       globals = await pg.restorePostgresGlobals({ plan, compression: source.compression, ...source.globals });

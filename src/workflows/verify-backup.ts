@@ -21,6 +21,11 @@ export async function verifyBackupWorkflow(plan: VerifyPlan): Promise<VerifyResu
   const objects: VerifiedObject[] = [];
   const backupErrors: VerifyResult['backupErrors'] = [];
   const together: ChunkedObjectToVerify[] = [];
+  // A chunked dump is read whole into pg_restore, as a sealed one: pg_restore is the check that the
+  // chunks make a dump, which reading each chunk once cannot give. (Tar is not read for chunked
+  // volumes together: that would read each backup's stream whole, which reading once avoids.)
+  const readWhole = (object: { format: string }) =>
+    object.format !== 'tar' && patched('verify-chunked-dumps-whole');
   for (const backup of backups) {
     progress.backup(backup.backupId);
     if (backup.error !== undefined || backup.compression === undefined) {
@@ -28,7 +33,7 @@ export async function verifyBackupWorkflow(plan: VerifyPlan): Promise<VerifyResu
       continue;
     }
     for (const object of backup.objects) {
-      if (sharedChunks && object.chunked) {
+      if (sharedChunks && object.chunked && !readWhole(object)) {
         together.push({ backupId: backup.backupId, compression: backup.compression, object });
         continue;
       }

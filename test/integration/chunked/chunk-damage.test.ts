@@ -3,12 +3,13 @@
 // verify reports each backup with the chunk that is wrong, restore refuses naming it and changes nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readFile, rm, stat, truncate } from 'node:fs/promises';
+import { readFile, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chunkKey, parseChunkIndex } from '../../../src/storage/chunks.ts';
 import type { Manifest } from '../../../src/storage/manifest.ts';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
+import { flipBytes } from '../../helpers/flip-bytes.ts';
 import { stack } from '../../helpers/stack-env.ts';
 import { describeTree } from '../../helpers/tree.ts';
 import { restoreCli, runBackup, verifyCli } from '../restore/helpers.ts';
@@ -83,16 +84,7 @@ before(async () => {
     else if (name.endsWith('truncated')) await truncate(file, to - 100);
     else {
       // Inside the chunk's last encrypted piece: its authentication fails.
-      const at = Math.max(from, to - 40);
-      const handle = await open(file, 'r+');
-      try {
-        const b = Buffer.alloc(4);
-        await handle.read(b, 0, 4, at);
-        for (let i = 0; i < 4; i++) b[i] = b[i]! ^ 0x5a;
-        await handle.write(b, 0, 4, at);
-      } finally {
-        await handle.close();
-      }
+      await flipBytes(file, Math.max(from, to - 40));
     }
   }
   for (const name of DAMAGES) {

@@ -195,6 +195,21 @@ const cases: Case[] = [
     expect: [{ path: 'backupDefinitions[0].volumes', line: 5, column: 14, message: /takes no volumes/ }],
   },
   {
+    name: 'postgres dumps stored in chunks, compressed by pg_dump',
+    yaml: pg("    containers: [pg]\n    postgres: { storage: chunked, extraArgs: ['-Z', '5'] }"),
+    expect: [
+      {
+        path: 'backupDefinitions[0].postgres.extraArgs',
+        message: /storage: chunked dumps with --compress=0.*remove the compression option from extraArgs/,
+      },
+    ],
+  },
+  {
+    name: 'postgres dump storage misspelt',
+    yaml: pg('    containers: [pg]\n    postgres: { storage: chunk }'),
+    expect: [{ path: 'backupDefinitions[0].postgres.storage', message: /"object".*"chunked"/ }],
+  },
+  {
     name: 'postgres section on a standard definition',
     yaml: std('    postgres: { globals: false }'),
     expect: [

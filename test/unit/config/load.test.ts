@@ -73,6 +73,7 @@ describe('loading the seed example', () => {
       user: 'postgres',
       format: 'custom',
       extraArgs: [],
+      storage: 'object',
     });
   });
 });

@@ -17,6 +17,11 @@ const config = fixtureConfig(`  - name: site
   - name: plain
     type: standard
     volumes: [data]
+  - name: deduped
+    type: postgres
+    containers: [pg]
+    postgres:
+      storage: chunked
 `);
 
 test('the timeouts of the config reach the plan the workflow runs by', () => {
@@ -25,4 +30,11 @@ test('the timeouts of the config reach the plan the workflow runs by', () => {
   assert.equal(db!.timeoutMinutes, 240);
   assert.equal(db!.type === 'postgresqldatabase' && db!.dumpTimeoutMinutes, 60);
   assert.equal(plain!.timeoutMinutes, undefined, 'no limit unless configured');
+});
+
+test('postgres.storage reaches the plan only when chunked: the plans of other definitions stay as they were', () => {
+  const [, db, , deduped] = config.backupDefinitions.map((d) => buildPlan(config, d));
+  assert.equal(db!.type, 'postgresqldatabase');
+  assert.equal('storage' in db!, false);
+  assert.equal(deduped!.type === 'postgresqldatabase' && deduped!.storage, 'chunked');
 });

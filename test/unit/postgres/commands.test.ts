@@ -104,6 +104,14 @@ describe('object names', () => {
     assert.equal(databaseObjectName('app', 'custom', ['--compress=0'], 'zstd'), 'databases/app.dump.zst.age');
     assert.equal(databaseObjectName('app', 'plain', [], 'none'), 'databases/app.sql.gz.age');
     assert.equal(databaseObjectName('app', 'plain', ['-Z', '0'], 'zstd'), 'databases/app.sql.zst.age');
+    assert.equal(
+      databaseObjectName('app', 'custom', ['-Z0'], 'zstd', 'chunked'),
+      'databases/app.dump.chunks',
+    );
+    assert.equal(
+      databaseObjectName('a/b', 'plain', ['-Z0'], 'zstd', 'chunked'),
+      'databases/a%2Fb.sql.chunks',
+    );
     assert.equal(globalsObjectName('zstd'), 'globals.sql.zst.age');
   });
 });

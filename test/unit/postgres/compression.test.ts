@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hostCompressionFor, userCompressionLevel } from '../../../src/postgres/compression.ts';
+import {
+  dumpExtraArgs,
+  hostCompressionFor,
+  userCompressionLevel,
+} from '../../../src/postgres/compression.ts';
 
 describe('who compresses a dump', () => {
   it("reads pg_dump's compression options in every spelling; the last wins", () => {
@@ -19,5 +23,21 @@ describe('who compresses a dump', () => {
     assert.deepEqual(hostCompressionFor({ compression: zstd, extraArgs: [] }), { algorithm: 'none' });
     assert.deepEqual(hostCompressionFor({ compression: zstd, extraArgs: ['-Z6'] }), { algorithm: 'none' });
     assert.deepEqual(hostCompressionFor({ compression: zstd, extraArgs: ['--compress=0'] }), zstd);
+  });
+  it('a dump stored in chunks is written raw and compressed by dockvault, chunk by chunk', () => {
+    const zstd = { algorithm: 'zstd' as const, level: 3 };
+    assert.deepEqual(dumpExtraArgs({ extraArgs: ['--no-owner'], storage: 'chunked' }), [
+      '--no-owner',
+      '--compress=0',
+    ]);
+    assert.deepEqual(dumpExtraArgs({ extraArgs: ['-Z0'], storage: 'chunked' }), ['-Z0']);
+    // A level the config would refuse still ends up raw: the last option wins.
+    assert.deepEqual(dumpExtraArgs({ extraArgs: ['-Z6'], storage: 'chunked' }), ['-Z6', '--compress=0']);
+    assert.deepEqual(dumpExtraArgs({ extraArgs: ['-Z6'], storage: 'object' }), ['-Z6']);
+    assert.deepEqual(dumpExtraArgs({ extraArgs: [] }), []);
+    assert.deepEqual(hostCompressionFor({ compression: zstd, extraArgs: [], storage: 'chunked' }), zstd);
+    assert.deepEqual(hostCompressionFor({ compression: zstd, extraArgs: [], storage: 'object' }), {
+      algorithm: 'none',
+    });
   });
 });

@@ -4,7 +4,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { chunkKey, formatChunkIndex, isPackName, parseChunkIndex } from '../../../src/storage/chunks.ts';
+import {
+  chunkKey,
+  formatChunkIndex,
+  isChunkIndexName,
+  isPackName,
+  parseChunkIndex,
+} from '../../../src/storage/chunks.ts';
 import { OpenPack, parsePackTrailer } from '../../../src/storage/pack.ts';
 import { loadDedupKey } from '../../../src/storage/dedup-key.ts';
 import {
@@ -165,4 +171,36 @@ test('chunk indexes that name packs need manifest v3; the oldest version that fi
   assert.equal(manifestFormat([{ chunked: packed }]), MANIFEST_V3);
   assert.equal(manifestFormat([{ chunked }, {}]), MANIFEST_V2);
   assert.equal(manifestFormat([{}]), MANIFEST_V1);
+});
+
+test('a chunked object of any kind is named as a chunk index, so a listing finds it', () => {
+  const chunked = { indexBytes: 8, chunks: 1, newChunks: 1, uploadedBytes: 12 };
+  const [volume] = manifest(MANIFEST_V2, chunked).objects;
+  const dump = {
+    ...volume!,
+    name: 'databases/shop.dump.chunks',
+    kind: 'database',
+    source: 'shop',
+    format: 'pg_dump-custom',
+  };
+  const pg = { ...manifest(MANIFEST_V2, chunked), type: 'postgresqldatabase', objects: [dump] };
+  assert.equal(ManifestSchema.safeParse(pg).success, true);
+  const misnamed = ManifestSchema.safeParse({
+    ...pg,
+    objects: [{ ...dump, name: 'databases/shop.dump.age' }],
+  });
+  assert.equal(misnamed.success, false);
+  assert.match(JSON.stringify(misnamed.error?.issues), /a chunked object's name must end in \.chunks/);
+  for (const key of [
+    'site/20261202T100000Z-abcd1234/volumes/data.tar.chunks',
+    'db/x/databases/shop.dump.chunks',
+    'db/x/databases/a%2Fb.sql.chunks',
+  ])
+    assert.equal(isChunkIndexName(key), true, key);
+  for (const key of [
+    'db/x/databases/shop.dump.age',
+    'db/x/databases/x.chunks.dump.zst.age',
+    'site/x/manifest.json',
+  ])
+    assert.equal(isChunkIndexName(key), false, key);
 });
