@@ -10,6 +10,8 @@ const bodyColumns = 64;
 const macSize = 32;
 /** A header this large is not an X25519 header anyone wrote; stop buffering. */
 const maxHeaderBytes = 1 << 20;
+/** Input is copied into the parser this much at a time: a header with one recipient is ~200 bytes. */
+const PARSE_WINDOW = 1024;
 
 export interface Header {
   stanzas: Stanza[];
@@ -82,8 +84,25 @@ export class HeaderParser {
     return this.#len;
   }
 
-  /** Returns the parsed header and the bytes after it, or null if more input is needed. */
+  /**
+   * Returns the parsed header and the bytes after it (a view of `data`, not a copy), or null if more
+   * input is needed. Only the header's bytes are copied, a window at a time: a chunk of a chunked
+   * volume arrives as one buffer of ~1 MiB with a header of ~200 bytes, and copying all of it here
+   * (twice, with the rest) was 5% of a restore's CPU.
+   */
   push(data: Buffer): { header: Header; rest: Buffer } | null {
+    for (let off = 0; off < data.length;) {
+      const take = Math.min(data.length - off, PARSE_WINDOW);
+      this.#append(data.subarray(off, off + take));
+      off += take;
+      const header = this.#parse();
+      // The bytes after the header were all appended from this window (its footer line ended there).
+      if (header) return { header, rest: data.subarray(off - (this.#len - this.#pos)) };
+    }
+    return null;
+  }
+
+  #append(data: Buffer): void {
     if (this.#len + data.length > this.#buf.length) {
       let size = this.#buf.length * 2;
       while (size < this.#len + data.length) size *= 2;
@@ -93,7 +112,10 @@ export class HeaderParser {
     }
     data.copy(this.#buf, this.#len);
     this.#len += data.length;
+  }
 
+  /** Parses the complete lines appended so far: the header once its footer line is complete. */
+  #parse(): Header | null {
     if (!this.#checkedMagic) {
       const n = Math.min(this.#len, magic.length);
       if (this.#buf.compare(magic, 0, n, 0, n) !== 0) {
@@ -115,7 +137,7 @@ export class HeaderParser {
       const line = this.#buf.toString('latin1', lineStart, nl);
       this.#pos = nl + 1;
       const header = this.#line(line, lineStart);
-      if (header) return { header, rest: Buffer.from(this.#buf.subarray(this.#pos, this.#len)) };
+      if (header) return header;
     }
   }
 
