@@ -22,7 +22,8 @@ runs) and unfinished multipart uploads older than a day are removed; younger one
 in progress and are left alone. Objects under Object Lock retention are skipped ("locked until ...").
 Chunks (volumeFormat, postgres.storage: chunked) are shared by every definition of the bucket
 prefix: a chunk no backup of the prefix lists is marked, and deleted by a prune at least
-s3.chunkGrace (default 25h) later if it is still unreferenced; the chunk line counts referenced, unreferenced, deleted and locked chunks.
+s3.chunkGrace (default 25h) later if it is still unreferenced; the chunk line counts referenced,
+unreferenced, deleted and locked chunks.
 --dry-run decides and prints, deleting and writing nothing. Exit code 1 if anything failed.`;
 
 function formatPruneResult(r: PruneResult): string[] {
