@@ -74,7 +74,12 @@ export function createStorageActivities({ storeFor }: StorageActivityDeps) {
         objects: input.objects,
         totals,
       };
-      await writeManifest(storeFor(plan.target), manifest);
+      const store = storeFor(plan.target);
+      // Every object of the run is complete by now, so an upload still open under its prefix is one
+      // an earlier attempt started before its worker died: it would hold its parts until prune.
+      const aborted = await store.abortUnfinishedUploads(backupPrefix(plan.definition, input.backupId));
+      if (aborted > 0) log.info('aborted uploads of earlier attempts', { aborted });
+      await writeManifest(store, manifest);
       log.info('manifest written', { key: manifestKey(plan.definition, input.backupId) });
       return totals;
     },
