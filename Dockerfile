@@ -32,7 +32,7 @@ COPY src ./src
 # The help of each command loads its modules: this fills Node's compile cache (bin/dockvault.js), so
 # the worker starts without the type stripper and its memory.
 RUN ln -s /app/bin/dockvault.js /usr/local/bin/dockvault && dockvault --help >/dev/null \
-  && for c in worker run list restore verify prune schedules config keygen health; do dockvault "$c" --help >/dev/null; done
+  && for c in worker run list restore verify prune schedules config keygen health; do dockvault "$c" --help >/dev/null || exit 1; done
 ENV DOCKVAULT_STATE_DIR=/var/lib/dockvault/state \
     DOCKVAULT_CONFIG=/etc/dockvault/dockvault.yml
 # Healthy while the worker's last self-check (every 10 s) found it connected to Temporal and polling.
