@@ -1,5 +1,5 @@
 /**
- * Worker options that run workflows in the worker's own thread, in the SDK's reusable V8 context,
+ * Worker options that run workflows on the worker's main thread, in the SDK's reusable V8 context,
  * instead of a thread of their own: that thread, its isolate and its second copy of Temporal's
  * protobuf modules cost ~25-40 MB of the worker's memory all day, and our workflows' activations are
  * short. `debugMode` is the SDK's only switch for this. It would also lift the deadlock detector's

@@ -1,4 +1,4 @@
-// The worker runs workflows in its own thread (src/temporal/workflows-in-main-thread.ts): a workflow
+// The worker runs workflows on its main thread (src/temporal/workflows-in-main-thread.ts): a workflow
 // that never yields must still fail its task after the deadlock detector's limit, and must not take
 // the worker down with it.
 import { test } from 'node:test';
@@ -23,7 +23,7 @@ test('a workflow that never yields fails its task after 5 s; the worker goes on 
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const connection = await Connection.connect({ address });
   try {
-    await waitFor(() => output.includes('worker ready'), 60_000, `the worker to start:\n${output}`);
+    await waitFor(() => output.includes('worker ready'), 60_000, 'the worker to start');
     const client = new Client({ connection });
     const looping = await client.workflow.start<typeof loopingWorkflow>('loopingWorkflow', {
       taskQueue,
