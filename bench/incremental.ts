@@ -85,6 +85,24 @@ async function breakdown(client: Client, workflowId: string, runId: string) {
     upload: seconds('uploadStagedVolume'),
   };
 }
+
+/**
+ * Where a restore's wall time goes: the CLI before the workflow starts and after it closes, each
+ * activity, and the workflow's own time between them (workflow tasks, a worker picking tasks up).
+ */
+async function restoreBreakdown(client: Client, workflowId: string, wallSeconds: number): Promise<string> {
+  const { runs, startedMs, closedMs } = await workflowActivities(client, workflowId);
+  const inWorkflow = (closedMs - startedMs) / 1000;
+  const byType = new Map<string, number>();
+  for (const r of runs) byType.set(r.type, (byType.get(r.type) ?? 0) + (r.closedMs - r.startedMs) / 1000);
+  const activities = [...byType.values()].reduce((n, s) => n + s, 0);
+  return (
+    `restore breakdown: CLI outside the workflow ${(wallSeconds - inWorkflow).toFixed(2)} s, workflow ${inWorkflow.toFixed(2)} s = ` +
+    [...byType].map(([type, s]) => `${type} ${s.toFixed(2)}`).join(' + ') +
+    ` + between activities ${(inWorkflow - activities).toFixed(2)} s`
+  );
+}
+
 const results: string[] = [];
 mkdirSync(work, { recursive: true });
 const vol = `${tag}-vol`;
@@ -184,6 +202,8 @@ try {
     const staged = /staged restore[\s\S]*?extractSeconds\W+([\d.]+)[\s\S]*?syncSeconds\W+([\d.]+)/.exec(
       worker.output(),
     );
+    const started = /started (\S+)/.exec(restore.stdout)?.[1];
+    if (started) results.push(await restoreBreakdown(client, started, ourRestore));
     results.push(
       `restore of the last point: dockvault ${ourRestore.toFixed(1)} s` +
         (staged
