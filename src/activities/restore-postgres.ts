@@ -34,7 +34,7 @@ import { checkIdentityMatches } from '../restore/select.ts';
 import { verifyChunksOnce } from '../restore/verify-chunks.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
-import type { S3Target } from '../storage/store.ts';
+import { StorageError, type S3Target } from '../storage/store.ts';
 import { progressHeartbeat } from './heartbeat.ts';
 import type { StoreFor } from './stores.ts';
 
@@ -59,6 +59,11 @@ export interface PgRestoreSource {
 }
 
 type Conn = Pick<RestorePostgresPlan, 'container' | 'osUser' | 'dbUser' | 'passwordFile'>;
+
+/** The backup object is damaged or cannot be read from storage: that, not what it did downstream, is the error. */
+function isDamage(err: unknown): boolean {
+  return err instanceof CorruptBackupObjectError || err instanceof StorageError;
+}
 
 /** The maintenance database pg_restore --create connects to: never one that is dropped. */
 const MAINTENANCE_DB = 'template1';
@@ -131,18 +136,26 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
         onProgress: progress.update,
       });
       const [read, fed] = await Promise.allSettled([reading, feeding]);
-      // What the object is (damaged, not the one in the manifest) first: the reader's failure follows from it.
+      const failed = (exitCode: number, output: string) =>
+        new ReaderFailedError(
+          `${input.command[0] ?? ''} of ${input.key} in container "${input.conn.container}" failed with exit code ${exitCode}: ${pgErrorSummary(output)}`,
+        );
+      // What the object is (damaged, not the one in the manifest) first: the reader's failure follows
+      // from it. A cancelled restore is cancelled, whatever the command said when its input stopped.
+      const readFailed = read.status === 'rejected' && (isDamage(read.reason) || progress.signal.aborted);
+      if (!readFailed && fed.status === 'rejected') {
+        // pg_restore --exit-on-error (psql with ON_ERROR_STOP) stops reading at its first error, and
+        // feeding it fails: why is in the command's output, not in the closed pipe.
+        const ended = await sink.result.catch(() => undefined);
+        if (ended && ended.exitCode !== 0) throw failed(ended.exitCode, ended.output);
+      }
       const failure = read.status === 'rejected' ? read : fed.status === 'rejected' ? fed : undefined;
       if (failure) {
         sink.stdin.destroy();
         throw failure.reason;
       }
       const { exitCode, output } = await sink.result;
-      if (exitCode !== 0) {
-        throw new ReaderFailedError(
-          `${input.command[0] ?? ''} of ${input.key} in container "${input.conn.container}" failed with exit code ${exitCode}: ${pgErrorSummary(output)}`,
-        );
-      }
+      if (exitCode !== 0) throw failed(exitCode, output);
       return output;
     } finally {
       progress.stop();

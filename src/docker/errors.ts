@@ -76,7 +76,7 @@ export class ContainerStartError extends DockerAdapterError {
   }
 }
 
-export type ExecFailureReason = 'timeout' | 'not-running' | 'api';
+export type ExecFailureReason = 'timeout' | 'not-running' | 'api' | 'input-closed';
 
 /** An exec could not be run or did not finish in time (a non-zero exit code is a result, not this error). */
 export class ExecFailedError extends DockerAdapterError {

@@ -261,7 +261,8 @@ export async function execStream(
 /**
  * Runs a command with its stdin fed from this process (pg_restore, psql): the reverse direction of
  * execStream. stdout and stderr are kept as one bounded tail for messages. A command that exits early
- * (an error) gets nothing more; its exit code tells.
+ * (an error) gets nothing more: writes to `stdin` fail from then on (ExecFailedError 'input-closed'),
+ * and `result` has its exit code.
  */
 export async function execWithStdin(
   docker: Docker,
@@ -274,26 +275,51 @@ export async function execWithStdin(
   const demux = new DockerStreamDemuxer((chunk) => output.push(chunk));
   demux.on('data', (chunk: Buffer) => output.push(chunk));
   socket.pipe(demux);
+  // The command exited: the engine ends its side of the connection once the output is sent, and no
+  // longer reads ours. A connection that closes first (an engine that resets it when the command
+  // exits, a write into it after that) ends the wait too: the exit code is the engine's to tell.
   const ended = new Promise<void>((resolve, reject) => {
     demux.once('end', resolve);
     demux.once('error', reject);
-    socket.once('error', reject);
+    socket.once('close', () => resolve());
   });
   const result = ended.then(async () => ({
     exitCode: await readExitCode(exec, container, cmd),
     output: output.toString(),
   }));
   result.catch(() => undefined);
-  let closed = false;
-  socket.once('close', () => (closed = true));
+  let stopped: ExecFailedError | undefined;
+  let waiting: ((err: Error) => void) | undefined;
+  const stop = (how: string) => {
+    stopped ??= new ExecFailedError(
+      container,
+      'input-closed',
+      `'${cmd[0] ?? ''}' in container '${container}' reads no more input: ${how}`,
+    );
+    const cb = waiting;
+    waiting = undefined;
+    cb?.(stopped);
+  };
+  socket.once('end', () => stop('it exited'));
+  socket.once('close', () => stop('the connection to it closed'));
+  socket.on('error', (err) => stop(`the connection to it failed: ${err.message}`));
   const stdin = new Writable({
     highWaterMark: 1024 * 1024,
+    // Once it stopped, a write would wait for room that never comes (the engine reads no more): it
+    // fails instead, so the feeder stops; the command's exit code and output say why it stopped.
     write(chunk: Buffer, _encoding, callback) {
-      if (closed || socket.write(chunk)) return callback();
-      socket.once('drain', () => callback());
+      if (stopped) return callback(stopped);
+      if (socket.write(chunk)) return callback();
+      waiting = callback;
+      socket.once('drain', () => {
+        if (waiting !== callback) return;
+        waiting = undefined;
+        callback();
+      });
     },
+    // Nothing is left to write: a command that already exited is no failure of the input's.
     final(callback) {
-      if (!closed) socket.end();
+      if (!stopped) socket.end();
       callback();
     },
     destroy(err, callback) {
