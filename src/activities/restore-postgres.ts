@@ -28,10 +28,10 @@ import {
 } from '../restore/errors.ts';
 import { findBackup } from '../restore/find-backup.ts';
 import { loadIdentities } from '../restore/identity.ts';
-import { readBackupObject } from '../restore/read-object.ts';
+import { checkSealedObject, readBackupObject } from '../restore/read-object.ts';
 import { SkipExistingRoles } from '../restore/pg-globals.ts';
 import { checkIdentityMatches } from '../restore/select.ts';
-import { verifyChunksOnce } from '../restore/verify-chunks.ts';
+import { isDefinite, verifyChunksOnce } from '../restore/verify-chunks.ts';
 import { objectKey } from '../storage/layout.ts';
 import type { ManifestObject } from '../storage/manifest.ts';
 import { StorageError, type S3Target } from '../storage/store.ts';
@@ -162,6 +162,74 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
     }
   }
 
+  /**
+   * Every dump to restore, read whole before anything is restored: age authenticates 64 KiB at a
+   * time, so by the time pg_restore reached damage in the middle of a dump it would have created and
+   * half filled the database (with --clean, dropped the old one first). Chunked dumps: every chunk
+   * read, authenticated and decompressed, each once. Sealed dumps: their stored bytes hashed against
+   * the manifest's sha256 and length (docs/FORMAT.md, "Manifest versions": the sha256 of the stored
+   * bytes). The manifest is not signed ("Integrity"): like age, this guards against damage, not
+   * against a store that rewrites the object and the manifest. Damage fails the restore naming each
+   * damaged object and what is wrong with it.
+   */
+  async function checkPostgresDumps(input: {
+    plan: RestorePostgresPlan;
+    backupId: string;
+    compression: CompressionAlgorithm;
+    items: PgRestoreItem[];
+  }): Promise<void> {
+    const { plan } = input;
+    const store = storeFor(plan.target);
+    const total = input.items.reduce((n, i) => n + i.object.storedBytes, 0);
+    const progress = progressHeartbeat('checking dumps', input.backupId, total);
+    try {
+      const damaged: string[] = [];
+      const chunked = input.items.filter((i) => i.object.chunked);
+      let done = 0;
+      if (chunked.length > 0) {
+        const checked = await verifyChunksOnce({
+          store,
+          definition: plan.definition,
+          items: chunked.map(({ object }) => ({
+            backupId: input.backupId,
+            compression: input.compression,
+            object,
+          })),
+          identities: await loadIdentities(plan.identityFile),
+          signal: progress.signal,
+          onProgress: progress.update,
+        });
+        for (const o of checked.objects) {
+          if (!o.ok)
+            damaged.push(`${objectKey(plan.definition, o.backupId, o.name)}: ${o.error ?? 'damaged'}`);
+        }
+        done = chunked.reduce((n, i) => n + i.object.storedBytes, 0);
+      }
+      for (const { key, object } of input.items.filter((i) => !i.object.chunked)) {
+        const before = done;
+        try {
+          await checkSealedObject({
+            store,
+            key,
+            object,
+            signal: progress.signal,
+            onProgress: (bytes) => progress.update(before + bytes),
+          });
+        } catch (err) {
+          if (!isDefinite(err)) throw err;
+          const message = (err as Error).message;
+          damaged.push(message.startsWith(`${key}: `) ? message : `${key}: ${message}`);
+        }
+        done += object.storedBytes;
+      }
+      if (damaged.length > 0) {
+        throw new CorruptBackupObjectError(`${damaged.join('; ')}; nothing was restored`);
+      }
+    } finally {
+      progress.stop();
+    }
+  }
+
   return {
     /**
      * Preflight: the backup, the identity, the databases asked for, and the target server. Databases
@@ -223,46 +291,9 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
       };
     },
 
-    /**
-     * Every chunk of the chunked dumps to restore, read, authenticated and decompressed (each once),
-     * before anything is restored: pg_restore would otherwise have created and half filled a database
-     * by the time a damaged chunk in the middle of its dump is read. A damaged chunk fails the restore
-     * naming the object and the chunk.
-     */
-    async checkPostgresChunks(input: {
-      plan: RestorePostgresPlan;
-      backupId: string;
-      compression: CompressionAlgorithm;
-      items: PgRestoreItem[];
-    }): Promise<void> {
-      const { plan } = input;
-      const total = input.items.reduce((n, i) => n + i.object.storedBytes, 0);
-      const progress = progressHeartbeat('checking chunks', input.backupId, total);
-      try {
-        const checked = await verifyChunksOnce({
-          store: storeFor(plan.target),
-          definition: plan.definition,
-          items: input.items.map(({ object }) => ({
-            backupId: input.backupId,
-            compression: input.compression,
-            object,
-          })),
-          identities: await loadIdentities(plan.identityFile),
-          signal: progress.signal,
-          onProgress: progress.update,
-        });
-        const damaged = checked.objects.filter((o) => !o.ok);
-        if (damaged.length > 0) {
-          throw new CorruptBackupObjectError(
-            `${damaged
-              .map((o) => `${objectKey(plan.definition, o.backupId, o.name)}: ${o.error ?? 'damaged'}`)
-              .join('; ')}; nothing was restored`,
-          );
-        }
-      } finally {
-        progress.stop();
-      }
-    },
+    checkPostgresDumps,
+    /** The same check under the name that runs started by earlier releases schedule (chunked dumps only). */
+    checkPostgresChunks: checkPostgresDumps,
 
     /** Roles and tablespaces; roles that exist on the target are left exactly as they are. */
     async restorePostgresGlobals(input: {

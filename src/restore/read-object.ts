@@ -1,4 +1,4 @@
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AgeError } from '../pipeline/age/errors.ts';
 import { createDecryptStream } from '../pipeline/age/decrypt.ts';
@@ -51,6 +51,23 @@ export function checkStoredObject(
       { location, key },
     );
   }
+}
+
+/**
+ * A sealed object read to its end and only hashed: its stored bytes against the manifest's sha256 and
+ * length, without decrypting. Bytes that match are the ones the backup wrote (the manifest records the
+ * sha256 of what it stored), so the read that restores them next meets no damage half-way (unless
+ * they change in between: that read checks them again).
+ */
+export async function checkSealedObject(
+  opts: Pick<ReadObjectOptions, 'store' | 'key' | 'object' | 'signal' | 'onProgress'>,
+): Promise<void> {
+  const { store, key, object } = opts;
+  const stored = new Meter(opts.onProgress);
+  const body = await store.get(key, { signal: opts.signal, size: object.storedBytes });
+  const nowhere = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+  await pipeline(body, stored, nowhere, opts.signal ? { signal: opts.signal } : {});
+  checkStoredObject(store.location, key, object, stored);
 }
 
 /**

@@ -39,7 +39,7 @@ interface Listing {
 }
 
 /** A failure that is the object's (or chunk's) own, as opposed to storage that is down for now. */
-function isDefinite(err: unknown): boolean {
+export function isDefinite(err: unknown): boolean {
   return err instanceof RestoreError || (err instanceof StorageError && !err.retryable);
 }
 

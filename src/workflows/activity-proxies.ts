@@ -218,6 +218,7 @@ export function restorePostgresActivities(taskQueue: string) {
   });
   return {
     loadPostgresRestore: quick.loadPostgresRestore,
+    checkPostgresDumps: reading.checkPostgresDumps,
     checkPostgresChunks: reading.checkPostgresChunks,
     restorePostgresGlobals: once.restorePostgresGlobals,
     restorePostgresDatabase: once.restorePostgresDatabase,

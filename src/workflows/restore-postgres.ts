@@ -8,8 +8,8 @@ import { takeHostSlot } from './host-slot.ts';
 /**
  * Restores a PostgreSQL backup into a running server container: globals first (roles that exist are
  * skipped), then each database with pg_restore inside the container. Nothing is stopped. Databases
- * that exist are refused in the preflight unless the plan says clean; the chunks of chunked dumps are
- * all checked before anything is restored.
+ * that exist are refused in the preflight unless the plan says clean; every dump is read and checked
+ * (sealed: its sha256; chunked: every chunk) before anything is restored.
  */
 export async function restorePostgresWorkflow(plan: RestorePostgresPlan): Promise<RestorePostgresResult> {
   return withDefinitionLock(plan, () => restorePostgres(plan));
@@ -24,15 +24,28 @@ async function restorePostgres(plan: RestorePostgresPlan): Promise<RestorePostgr
   let globals: RestorePostgresResult['globals'];
   const slot = await takeHostSlot(plan, progress);
   try {
-    const chunked = source.databases.filter((d) => d.object.chunked);
-    if (chunked.length > 0 && patched('restore-postgres-checks-chunks')) {
-      progress.phase(`checking the chunks of ${chunked.length} dump(s)`);
-      await pg.checkPostgresChunks({
-        plan,
-        backupId: source.backupId,
-        compression: source.compression,
-        items: chunked,
-      });
+    if (patched('restore-postgres-checks-sealed-dumps')) {
+      if (source.databases.length > 0) {
+        progress.phase(`checking ${source.databases.length} dump(s)`);
+        await pg.checkPostgresDumps({
+          plan,
+          backupId: source.backupId,
+          compression: source.compression,
+          items: source.databases,
+        });
+      }
+    } else {
+      // Runs that passed here on an earlier release: only the chunked dumps checked, or none before that.
+      const chunked = source.databases.filter((d) => d.object.chunked);
+      if (chunked.length > 0 && patched('restore-postgres-checks-chunks')) {
+        progress.phase(`checking the chunks of ${chunked.length} dump(s)`);
+        await pg.checkPostgresChunks({
+          plan,
+          backupId: source.backupId,
+          compression: source.compression,
+          items: chunked,
+        });
+      }
     }
     if (source.globals) {
       progress.phase('restoring globals');

@@ -1,17 +1,25 @@
 // A PostgreSQL restore that fails, on the real stack, with a sealed dump (the default storage) large
 // enough that the restore is still streaming it when pg_restore stops: pg_restore failing early is
-// reported with PostgreSQL's own error, not the closed pipe of the stream that fed it.
+// reported with PostgreSQL's own error, not the closed pipe of the stream that fed it; a dump damaged
+// in the middle fails the restore before anything is touched, and the database it would have replaced
+// keeps its rows. The tests run in order: the second damages the backup the first restores.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Manifest, ManifestObject } from '../../../src/storage/manifest.ts';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
+import { flipBytes } from '../../helpers/flip-bytes.ts';
 import { PostgresFixtures } from '../../helpers/postgres-fixtures.ts';
+import { stack } from '../../helpers/stack-env.ts';
 import { restoreCli, runBackup } from './helpers.ts';
 
 // Definition names are workflow ids and S3 keys on the shared stack: unique to this run.
 const PG = `pgf-${randomBytes(3).toString('hex')}`;
 const OWNER = 'ledger_owner';
+/** In the globals only: a restore that applied them would create it again. */
+const READER = 'ledger_reader';
 
 let env: BackupTestEnv;
 const pg = new PostgresFixtures();
@@ -20,10 +28,24 @@ let manifest: Manifest;
 let dump: ManifestObject;
 let key: string;
 
+/** What a restore that changed nothing leaves: the rows, including one added after the backup. */
+const rowsOf = async (container: string) =>
+  (
+    await pg.sql(
+      container,
+      'ledger',
+      `SELECT count(*) || ' ' || coalesce(md5(string_agg(id || ':' || md5(body), ',' ORDER BY id)), '-') FROM entries`,
+    )
+  ).trim();
+
 before(async () => {
   env = await BackupTestEnv.create('pgf');
   source = await pg.server(`${env.tag}-src`);
-  await pg.sql(source, 'postgres', `CREATE ROLE ${OWNER} LOGIN; CREATE DATABASE ledger OWNER ${OWNER};`);
+  await pg.sql(
+    source,
+    'postgres',
+    `CREATE ROLE ${OWNER} LOGIN; CREATE ROLE ${READER} LOGIN; CREATE DATABASE ledger OWNER ${OWNER};`,
+  );
   // 80,000 rows of 1 KiB of random hex: pg_dump's compression halves it, about 45 MB stored, far more
   // than the pipes and buffers between the worker and pg_restore hold.
   await pg.sql(
@@ -69,3 +91,33 @@ test(
     assert.doesNotMatch(said, /EPIPE|write after end|premature close|reads no more input/i);
   },
 );
+
+test('a sealed dump damaged in the middle: restore --clean fails naming it, and the database keeps its rows', async () => {
+  await pg.sql(source, 'ledger', `INSERT INTO entries VALUES (0, 'after the backup')`);
+  await pg.sql(source, 'postgres', `DROP ROLE ${READER}`);
+  const rows = await rowsOf(source);
+  assert.match(rows, /^80001 /);
+  const file = join(stack.s3DataDir, stack.s3Bucket, env.tag, key);
+  const size = (await stat(file)).size;
+  assert.equal(size, dump.storedBytes);
+  // Half way: pg_restore, fed as the dump is read, would by then have dropped the database and
+  // refilled part of it.
+  await flipBytes(file, Math.floor(size / 2));
+
+  const result = await restoreCli(env, [PG, '--clean']);
+  const said = result.stdout + result.stderr;
+  assert.equal(result.code, 1, `${said}\n${env.worker!.output()}`);
+  assert.equal(await rowsOf(source), rows, `the database keeps its rows: ${said}`);
+  assert.equal(
+    (await pg.sql(source, 'postgres', `SELECT count(*) FROM pg_roles WHERE rolname = '${READER}'`)).trim(),
+    '0',
+    'the globals were not restored',
+  );
+  // The manifest's sha256 tells, or first the checksum S3 stored with the object where it has one.
+  assert.match(
+    said,
+    new RegExp(
+      `${key.replace(/\./g, '\\.')}: (stored object does not match the manifest: sha256|stored bytes do not match: checksum mismatch).*; nothing was restored`,
+    ),
+  );
+});
