@@ -23,7 +23,7 @@ import { registerSearchAttributes } from './register-search-attributes.ts';
 import { buildWorkflowBundle } from './workflow-bundle.ts';
 import type { TemporalSettings } from './config/index.ts';
 import { temporalConnector } from './temporal/connect.ts';
-import { workflowsInMainThread } from './temporal/workflows-in-main-thread.ts';
+import { createMainThreadWorkflowWorker } from './temporal/workflows-in-main-thread.ts';
 
 export interface WorkerSettings {
   /**
@@ -78,13 +78,12 @@ export async function runWorker(settings: WorkerSettings): Promise<void> {
   const identity = `${process.pid}@${hostname()}`;
   try {
     await registerSearchAttributes(clientConnection, namespace, (m) => console.log(m));
-    const workflowWorker = await Worker.create({
+    const workflowWorker = await createMainThreadWorkflowWorker({
       connection,
       identity,
       namespace,
       taskQueue,
       workflowBundle: { codePath: await buildWorkflowBundle(join(settings.stateDir, 'bundle')) },
-      ...workflowsInMainThread,
       // Alerts about a host whose own worker is absent are sent by any worker that runs workflows.
       activities: createNotifyActivities({ settings: settings.alerts?.notify }),
     });

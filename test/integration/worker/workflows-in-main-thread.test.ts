@@ -1,6 +1,6 @@
 // The worker runs workflows on its main thread (src/temporal/workflows-in-main-thread.ts): a workflow
 // that never yields must still fail its task after the deadlock detector's limit, and must not take
-// the worker down with it.
+// the worker down with it; the SDK's hook on every promise of that thread is off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -24,6 +24,8 @@ test('a workflow that never yields fails its task after 5 s; the worker goes on 
   const connection = await Connection.connect({ address });
   try {
     await waitFor(() => output.includes('worker ready'), 60_000, 'the worker to start');
+    // The SDK's hook on every promise of the thread is stopped (createMainThreadWorkflowWorker).
+    assert.match(output, /promise hook: off/);
     const client = new Client({ connection });
     const looping = await client.workflow.start<typeof loopingWorkflow>('loopingWorkflow', {
       taskQueue,
