@@ -168,23 +168,31 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
    * half filled the database (with --clean, dropped the old one first). Chunked dumps: every chunk
    * read, authenticated and decompressed, each once. Sealed dumps: their stored bytes hashed against
    * the manifest's sha256 and length (docs/FORMAT.md, "Manifest versions": the sha256 of the stored
-   * bytes). The manifest is not signed ("Integrity"): like age, this guards against damage, not
-   * against a store that rewrites the object and the manifest. Damage fails the restore naming each
-   * damaged object and what is wrong with it.
+   * bytes). The globals, when given, are checked with them: psql applies each statement as it arrives
+   * and goes on past errors, so damage after the first 64 KiB of a server with many roles would leave
+   * the roles before it created. The manifest is not signed ("Integrity"): like age, this guards
+   * against damage, not against a store that rewrites the object and the manifest. Damage fails the
+   * restore naming each damaged object and what is wrong with it.
    */
   async function checkPostgresDumps(input: {
     plan: RestorePostgresPlan;
     backupId: string;
     compression: CompressionAlgorithm;
     items: PgRestoreItem[];
+    /** The globals the restore will apply: none with --no-globals, nor from runs of earlier releases. */
+    globals?: PgRestoreSource['globals'];
   }): Promise<void> {
     const { plan } = input;
     const store = storeFor(plan.target);
-    const total = input.items.reduce((n, i) => n + i.object.storedBytes, 0);
+    const objects: { key: string; object: ManifestObject }[] = [
+      ...(input.globals ? [input.globals] : []),
+      ...input.items,
+    ];
+    const total = objects.reduce((n, i) => n + i.object.storedBytes, 0);
     const progress = progressHeartbeat('checking dumps', input.backupId, total);
     try {
       const damaged: string[] = [];
-      const chunked = input.items.filter((i) => i.object.chunked);
+      const chunked = objects.filter((i) => i.object.chunked);
       let done = 0;
       if (chunked.length > 0) {
         const checked = await verifyChunksOnce({
@@ -205,7 +213,7 @@ export function createRestorePostgresActivities({ docker, storeFor }: RestorePos
         }
         done = chunked.reduce((n, i) => n + i.object.storedBytes, 0);
       }
-      for (const { key, object } of input.items.filter((i) => !i.object.chunked)) {
+      for (const { key, object } of objects.filter((i) => !i.object.chunked)) {
         const before = done;
         try {
           await checkSealedObject({

@@ -8,8 +8,9 @@ import { takeHostSlot } from './host-slot.ts';
 /**
  * Restores a PostgreSQL backup into a running server container: globals first (roles that exist are
  * skipped), then each database with pg_restore inside the container. Nothing is stopped. Databases
- * that exist are refused in the preflight unless the plan says clean; every dump is read and checked
- * (sealed: its sha256; chunked: every chunk) before anything is restored.
+ * that exist are refused in the preflight unless the plan says clean; every dump, and the globals if
+ * they are to be applied, is read and checked (sealed: its sha256; chunked: every chunk) before
+ * anything is restored.
  */
 export async function restorePostgresWorkflow(plan: RestorePostgresPlan): Promise<RestorePostgresResult> {
   return withDefinitionLock(plan, () => restorePostgres(plan));
@@ -26,12 +27,15 @@ async function restorePostgres(plan: RestorePostgresPlan): Promise<RestorePostgr
   try {
     if (patched('restore-postgres-checks-sealed-dumps')) {
       if (source.databases.length > 0) {
-        progress.phase(`checking ${source.databases.length} dump(s)`);
+        progress.phase(
+          `checking ${source.databases.length} dump(s)${source.globals ? ' and the globals' : ''}`,
+        );
         await pg.checkPostgresDumps({
           plan,
           backupId: source.backupId,
           compression: source.compression,
           items: source.databases,
+          globals: source.globals,
         });
       }
     } else {

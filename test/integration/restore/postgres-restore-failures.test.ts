@@ -2,7 +2,8 @@
 // enough that the restore is still streaming it when pg_restore stops: pg_restore failing early is
 // reported with PostgreSQL's own error, not the closed pipe of the stream that fed it; a dump damaged
 // in the middle fails the restore before anything is touched, and the database it would have replaced
-// keeps its rows. The tests run in order: the second damages the backup the first restores.
+// keeps its rows; so does a damaged globals object of a server with many roles. The tests run in
+// order: the second damages the backup the first restores.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +28,12 @@ let source: string;
 let manifest: Manifest;
 let dump: ManifestObject;
 let key: string;
+const ledger = () => ({
+  name: PG,
+  type: 'postgresqldatabase',
+  containers: [source],
+  postgres: { databases: ['ledger'] },
+});
 
 /** What a restore that changed nothing leaves: the rows, including one added after the backup. */
 const rowsOf = async (container: string) =>
@@ -56,9 +63,7 @@ before(async () => {
        generate_series(1, 32) GROUP BY g;
      ALTER TABLE entries OWNER TO ${OWNER};`,
   );
-  await env.writeConfig([
-    { name: PG, type: 'postgresqldatabase', containers: [source], postgres: { databases: ['ledger'] } },
-  ]);
+  await env.writeConfig([ledger()]);
   await env.startWorker();
   manifest = await runBackup(env, PG);
   const found = manifest.objects.find((o) => o.kind === 'database' && o.source === 'ledger');
@@ -119,5 +124,57 @@ test('a sealed dump damaged in the middle: restore --clean fails naming it, and 
     new RegExp(
       `${key.replace(/\./g, '\\.')}: (stored object does not match the manifest: sha256|stored bytes do not match: checksum mismatch).*; nothing was restored`,
     ),
+  );
+});
+
+test('a globals object damaged after its first 64 KiB: the restore fails naming it, and no role is created', async () => {
+  const roles = await pg.server(`${env.tag}-roles`);
+  const many = `${PG}-roles`;
+  // Names and comments of random hex, so that compression leaves well over two age chunks (64 KiB of
+  // plaintext each): psql would have run the first chunk's CREATE ROLEs by the time the damage came.
+  await pg.sql(
+    roles,
+    'postgres',
+    `DO $$ BEGIN FOR i IN 1..1500 LOOP
+       EXECUTE format('CREATE ROLE %I LOGIN', 'many_' || i || '_' || md5(random()::text));
+     END LOOP; END $$;
+     DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE 'many\\_%' LOOP
+       EXECUTE format('COMMENT ON ROLE %I IS %L', r, md5(random()::text) || md5(random()::text) || md5(random()::text));
+     END LOOP; END $$;
+     CREATE DATABASE notes;`,
+  );
+  await pg.sql(roles, 'notes', `CREATE TABLE n (v text); INSERT INTO n VALUES ('kept');`);
+  await env.writeConfig([
+    ledger(),
+    { name: many, type: 'postgresqldatabase', containers: [roles], postgres: { databases: ['notes'] } },
+  ]);
+  const backup = await runBackup(env, many);
+  const globals = backup.objects.find((o) => o.kind === 'globals');
+  assert.ok(globals, `${backup.backupId} holds the globals`);
+  const file = join(stack.s3DataDir, stack.s3Bucket, env.tag, many, backup.backupId, globals.name);
+  // Half way must lie past the first chunk (its header, 64 KiB and a 16-byte tag).
+  assert.ok(globals.storedBytes > 2 * (65536 + 16) + 512, `globals of ${globals.storedBytes} bytes`);
+  await flipBytes(file, Math.floor(globals.storedBytes / 2));
+
+  const target = await pg.server(`${env.tag}-roles-dst`);
+  const result = await restoreCli(env, [many, '--to-container', target]);
+  const said = result.stdout + result.stderr;
+  const created = (
+    await pg.sql(target, 'postgres', `SELECT count(*) FROM pg_roles WHERE rolname LIKE 'many\\_%'`)
+  ).trim();
+  assert.equal(result.code, 1, `${said}\n${env.worker!.output()}`);
+  const globalsKey = `${many}/${backup.backupId}/${globals.name}`;
+  assert.match(
+    said,
+    new RegExp(
+      `${globalsKey.replace(/\./g, '\\.')}: (stored object does not match the manifest: sha256|stored bytes do not match: checksum mismatch).*; nothing was restored`,
+    ),
+    `${created} of 1500 roles created`,
+  );
+  assert.equal(created, '0', `roles created before the damage was found: ${said}`);
+  assert.equal(
+    (await pg.sql(target, 'postgres', `SELECT count(*) FROM pg_database WHERE datname = 'notes'`)).trim(),
+    '0',
+    'the database was not restored',
   );
 });
