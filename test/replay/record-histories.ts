@@ -97,6 +97,8 @@ try {
   await pg.sql(source, 'postgres', 'CREATE DATABASE shop;');
   await pg.sql(source, 'shop', `CREATE TABLE t (v text); INSERT INTO t VALUES ('x');`);
   const target = await pg.server(`${tag}-pg-dst`);
+  // Its own target: the restore of 'pg' leaves shop on the other one.
+  const chunkedTarget = await pg.server(`${tag}-pgchunked-dst`);
   await fixtures.sleeper(`${tag}-labelled`, [vol], { labels: { [`${tag}.backup`]: 'yes' } });
   const hook = (container: string, command: string) => ({ container, command, timeoutSeconds: 20 });
   const definitions = [
@@ -125,6 +127,12 @@ try {
       hooks: { preStop: [hook(web, 'exit 3')] },
     },
     { name: 'pg', type: 'postgresqldatabase', containers: [source], postgres: { databases: ['shop'] } },
+    {
+      name: 'pgchunked',
+      type: 'postgresqldatabase',
+      containers: [source],
+      postgres: { databases: ['shop'], storage: 'chunked' },
+    },
     { name: 'slow', type: 'standard', containers: [slowApp], volumes: [slowVol], staging: 'none' },
     {
       name: 'labelled',
@@ -230,6 +238,22 @@ try {
     async () => {
       await cli(['restore', 'pg', '--to-container', target, ...identity]);
       return latest(client, 'restore-pg-');
+    },
+  );
+  await record(
+    'postgres-chunked-backup',
+    'PostgreSQL backup with postgres.storage: chunked: globals and one dump through the chunk store',
+    async () => {
+      await cli(['run', 'pgchunked']);
+      return latest(client, 'backup-pgchunked-');
+    },
+  );
+  await record(
+    'restore-postgres-chunked',
+    'PostgreSQL restore of a chunked dump onto another server container: dumps and globals checked, globals, database',
+    async () => {
+      await cli(['restore', 'pgchunked', '--to-container', chunkedTarget, ...identity]);
+      return latest(client, 'restore-pgchunked-');
     },
   );
   await record('prune', 'dockvault prune', async () => {
