@@ -164,6 +164,12 @@ try {
   const identity = ['--identity', env.identityPath];
   const record = async (name: string, description: string, run: () => Promise<WorkflowHandle>) =>
     save(name, description, await run());
+  /** A run of one CLI command, recorded as the workflow it started (found by its id prefix). */
+  const recordCli = (name: string, description: string, args: string[], prefix: string, expected = 0) =>
+    record(name, description, async () => {
+      await cli(args, expected);
+      return latest(client, prefix);
+    });
 
   await record(
     'standard-staged',
@@ -178,29 +184,24 @@ try {
   await record('definition-lock', 'the lock child of a backup, released by its parent', () =>
     Promise.resolve(client.workflow.getHandle(definitionLockId({ host: tag, definition: 'staged' }))),
   );
-  await record(
+  await recordCli(
     'standard-streaming',
     'streaming backup (staging: none): containers stopped until the upload ends',
-    async () => {
-      await cli(['run', 'streaming']);
-      return latest(client, 'backup-streaming-');
-    },
+    ['run', 'streaming'],
+    'backup-streaming-',
   );
-  await record(
+  await recordCli(
     'standard-failed-hook',
     'a failing preStop hook: nothing stopped, clean-up, failure notified',
-    async () => {
-      await cli(['run', 'failing'], 1);
-      return latest(client, 'backup-failing-');
-    },
+    ['run', 'failing'],
+    'backup-failing-',
+    1,
   );
-  await record(
+  await recordCli(
     'postgres-backup',
     'PostgreSQL backup: globals and one pg_dump, manifest, prune, notify',
-    async () => {
-      await cli(['run', 'pg']);
-      return latest(client, 'backup-pg-');
-    },
+    ['run', 'pg'],
+    'backup-pg-',
   );
   await record(
     'standard-chunked',
@@ -212,49 +213,41 @@ try {
       return latest(client, 'backup-chunked-');
     },
   );
-  await record(
+  await recordCli(
     'verify-chunked',
     'verify --all of two backups of chunked volumes: each shared chunk read once',
-    async () => {
-      await cli(['verify', 'chunked', '--all', ...identity]);
-      return latest(client, 'verify-chunked-');
-    },
+    ['verify', 'chunked', '--all', ...identity],
+    'verify-chunked-',
   );
-  await record('verify', 'verify of the latest staged backup', async () => {
-    await cli(['verify', 'staged', ...identity]);
-    return latest(client, 'verify-staged-');
-  });
-  await record(
+  await recordCli(
+    'verify',
+    'verify of the latest staged backup',
+    ['verify', 'staged', ...identity],
+    'verify-staged-',
+  );
+  await recordCli(
     'restore-volumes',
     'in-place restore of volumes: stage, stop, swap, restart, settle',
-    async () => {
-      await cli(['restore', 'staged', ...identity]);
-      return latest(client, 'restore-staged-');
-    },
+    ['restore', 'staged', ...identity],
+    'restore-staged-',
   );
-  await record(
+  await recordCli(
     'restore-postgres',
     'PostgreSQL restore onto another server container: globals, database',
-    async () => {
-      await cli(['restore', 'pg', '--to-container', target, ...identity]);
-      return latest(client, 'restore-pg-');
-    },
+    ['restore', 'pg', '--to-container', target, ...identity],
+    'restore-pg-',
   );
-  await record(
+  await recordCli(
     'postgres-chunked-backup',
     'PostgreSQL backup with postgres.storage: chunked: globals and one dump through the chunk store',
-    async () => {
-      await cli(['run', 'pgchunked']);
-      return latest(client, 'backup-pgchunked-');
-    },
+    ['run', 'pgchunked'],
+    'backup-pgchunked-',
   );
-  await record(
+  await recordCli(
     'restore-postgres-chunked',
     'PostgreSQL restore of a chunked dump onto another server container: dumps and globals checked, globals, database',
-    async () => {
-      await cli(['restore', 'pgchunked', '--to-container', chunkedTarget, ...identity]);
-      return latest(client, 'restore-pgchunked-');
-    },
+    ['restore', 'pgchunked', '--to-container', chunkedTarget, ...identity],
+    'restore-pgchunked-',
   );
   await record('prune', 'dockvault prune', async () => {
     await cli(['prune', 'staged']);
@@ -313,13 +306,11 @@ try {
       return handle;
     },
   );
-  await record(
+  await recordCli(
     'standard-labels',
     'a definition whose containers are chosen by labels, resolved on the host first',
-    async () => {
-      await cli(['run', 'labelled']);
-      return latest(client, 'backup-labelled-');
-    },
+    ['run', 'labelled'],
+    'backup-labelled-',
   );
   await record(
     'standard-no-worker',
@@ -345,21 +336,18 @@ try {
       return handle;
     },
   );
-  await record(
+  await recordCli(
     'backup-run',
     'a run of two definitions in turn: one child workflow each, one summary',
-    async () => {
-      await cli(['run', 'staged', 'streaming']);
-      return latest(client, 'run-2-definitions-');
-    },
+    ['run', 'staged', 'streaming'],
+    'run-2-definitions-',
   );
-  await record(
+  await recordCli(
     'backup-run-with-failure',
     'a run whose first definition fails: the next one still runs',
-    async () => {
-      await cli(['run', 'failing', 'pg'], 1);
-      return latest(client, 'run-2-definitions-');
-    },
+    ['run', 'failing', 'pg'],
+    'run-2-definitions-',
+    1,
   );
   await record(
     'standard-timed-out',
