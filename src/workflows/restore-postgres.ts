@@ -26,10 +26,11 @@ async function restorePostgres(plan: RestorePostgresPlan): Promise<RestorePostgr
   const slot = await takeHostSlot(plan, progress);
   try {
     if (patched('restore-postgres-checks-sealed-dumps')) {
-      if (source.databases.length > 0) {
-        progress.phase(
-          `checking ${source.databases.length} dump(s)${source.globals ? ' and the globals' : ''}`,
-        );
+      // The globals alone too (a backup whose only database is the maintenance one): psql applies
+      // them as they stream.
+      if (source.databases.length > 0 || source.globals) {
+        const dumps = source.databases.length > 0 ? [`${source.databases.length} dump(s)`] : [];
+        progress.phase(`checking ${[...dumps, ...(source.globals ? ['the globals'] : [])].join(' and ')}`);
         await pg.checkPostgresDumps({
           plan,
           backupId: source.backupId,
