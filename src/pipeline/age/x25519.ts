@@ -25,18 +25,20 @@ const zeroNonce = Buffer.alloc(12);
 const fileKeySize = 16;
 const tagSize = 16;
 
-// Node's X25519 (OpenSSL) takes keys as DER: these prefixes make raw 32-byte keys PKCS#8 and SPKI.
-// It is ten times faster than a JavaScript curve, and each chunk of a chunked volume is its own age
-// file with a key exchange of its own.
+// Node's X25519 (OpenSSL) is ten times faster than a JavaScript curve, and each chunk of a chunked
+// volume is its own age file with a key exchange of its own. Private keys go in as PKCS#8 DER (this
+// prefix makes a raw 32-byte key one; once per identity). Public keys, one per chunk, go in and out as
+// JWK, which is the raw key in base64url: OpenSSL's DER encoder and decoder cost 30 us and 12.5 us a
+// key against 1.5 us and 4.8 us (measured), 10-25% of a chunk's age header.
 const pkcs8Prefix = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const spkiPrefix = Buffer.from('302a300506032b656e032100', 'hex');
 
 function publicKeyObject(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([spkiPrefix, raw]), format: 'der', type: 'spki' });
+  const x = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url');
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
 }
 
 function rawPublicKey(key: KeyObject): Buffer {
-  return key.export({ format: 'der', type: 'spki' }).subarray(spkiPrefix.length);
+  return Buffer.from(key.export({ format: 'jwk' }).x!, 'base64url');
 }
 
 /** The shared secret; OpenSSL refuses a low-order point (an all-zero result), as age requires. */

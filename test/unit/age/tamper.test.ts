@@ -93,6 +93,14 @@ void describe('age decryption of damaged input', () => {
     await rejectsWith(broken, HeaderError);
   });
 
+  void it('an X25519 share that is a low-order point is a HeaderError', async () => {
+    const share = file.indexOf('-> X25519 ') + 10;
+    const zero = Buffer.from(encodeBase64(Buffer.alloc(32)));
+    const changed = Buffer.from(file);
+    zero.copy(changed, share);
+    await rejectsWith(changed, HeaderError, (err) => assert.match(err.message, /low-order point/));
+  });
+
   void it('a flipped bit in the stanza body means no identity matches', async () => {
     const body = file.indexOf('\n', file.indexOf('-> X25519 ')) + 1;
     const changed = Buffer.from(file);
