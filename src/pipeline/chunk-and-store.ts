@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ContentChunker, DEFAULT_CHUNK_SIZES, type ChunkSizes } from './content-chunker.ts';
+import { discard } from './discard.ts';
 import { ChunkWriter, type ChunkedObject, type ChunkWriterOptions } from './chunk-writer.ts';
 
 export interface ChunkAndStoreOptions extends ChunkWriterOptions {
@@ -15,11 +16,16 @@ export async function chunkAndStore(source: Readable, options: ChunkAndStoreOpti
   const chunker = new ContentChunker(options.sizes ?? DEFAULT_CHUNK_SIZES);
   const writer = new ChunkWriter(options);
   try {
+    const store = async (chunk: Buffer) => {
+      await writer.add(chunk);
+      // add() is done with the plaintext once it returns (sealed, or known to the store).
+      if (chunker.joined(chunk)) discard(chunk);
+    };
     for await (const data of source as AsyncIterable<Buffer>) {
-      for (const chunk of chunker.push(data)) await writer.add(chunk);
+      for (const chunk of chunker.push(data)) await store(chunk);
     }
     const last = chunker.end();
-    if (last) await writer.add(last);
+    if (last) await store(last);
     return await writer.finish();
   } catch (err) {
     source.destroy();

@@ -5,6 +5,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import zlib from 'node:zlib';
 import { encryptBuffer } from './age/encrypt.ts';
+import { discard } from './discard.ts';
 import { parseRecipient, type Recipient } from './age/keys.ts';
 import type { Compression, CompressionAlgorithm } from './compression.ts';
 import {
@@ -110,9 +111,11 @@ function sealChunk(plaintext: Buffer, compression: Compression, recipients: Reci
       });
       break;
     case 'none':
-      compressed = plaintext;
+      return encryptBuffer(plaintext, recipients);
   }
-  return encryptBuffer(compressed, recipients);
+  const sealed = encryptBuffer(compressed, recipients);
+  discard(compressed);
+  return sealed;
 }
 
 /**
@@ -145,7 +148,7 @@ export class ChunkWriter {
     return this.failure !== undefined;
   }
 
-  /** The chunk of this plaintext: its name and stored size (once uploaded). */
+  /** The chunk of this plaintext: its name and stored size (once uploaded). Not kept once this returns. */
   async add(plaintext: Buffer): Promise<ChunkRef> {
     const { known, dedupKey, compression } = this.options;
     const name = chunkName(dedupKey, compression.algorithm, plaintext);
@@ -216,6 +219,7 @@ export class ChunkWriter {
   private async upload(ref: ChunkRef, plaintext: Buffer): Promise<void> {
     const { store, known, compression, signal } = this.options;
     const sealed = sealChunk(plaintext, compression, this.recipients);
+    const storedBytes = sealed.length;
     if (plaintext.length < PACK_BELOW) {
       // Small chunks go into a pack, stored once it is full (or at finish()).
       this.pack ??= new OpenPack();
@@ -224,10 +228,11 @@ export class ChunkWriter {
       if (this.pack.full) this.storePack();
     } else {
       await store.putBuffer(chunkKey(ref.name), sealed, signal ? { signal } : {});
-      this.uploadedBytes += sealed.length;
+      discard(sealed);
+      this.uploadedBytes += storedBytes;
     }
-    ref.storedBytes = sealed.length;
-    known.set(ref.name, { storedBytes: sealed.length, pack: ref.pack, offset: ref.offset });
+    ref.storedBytes = storedBytes;
+    known.set(ref.name, { storedBytes, pack: ref.pack, offset: ref.offset });
     this.seen.add(storedKey(ref)); // stored with the target's retention already
     this.newChunks++;
   }
@@ -238,12 +243,16 @@ export class ChunkWriter {
     const pack = this.pack!;
     this.pack = undefined;
     const body = pack.seal();
+    const bytes = body.length;
+    // The chunks were sealed for this pack alone (upload()); their bytes are in the body now.
+    discard(...pack.placed);
     this.track(
       store.putBuffer(chunkKey(pack.name), body, signal ? { signal } : {}).then(() => {
-        this.uploadedBytes += body.length;
+        discard(body);
+        this.uploadedBytes += bytes;
         this.newPacks++;
       }),
-      body.length / MiB,
+      bytes / MiB,
     );
   }
 

@@ -45,6 +45,7 @@ export class ContentChunker {
   readonly #maskSmall: number;
   readonly #maskLarge: number;
   #pieces: Buffer[] = [];
+  readonly #joined = new WeakSet<Buffer>();
   #size = 0;
   #hash = 0;
 
@@ -84,6 +85,11 @@ export class ContentChunker {
       offset = cut;
     }
     return done;
+  }
+
+  /** Whether `chunk` is a copy this chunker made (of several inputs), which no input buffer shares. */
+  joined(chunk: Buffer): boolean {
+    return this.#joined.has(chunk);
   }
 
   /** The last, possibly short, chunk; undefined for an empty stream or one that ended on a cut. */
@@ -139,7 +145,11 @@ export class ContentChunker {
   }
 
   #take(): Buffer {
-    const chunk = this.#pieces.length === 1 ? this.#pieces[0]! : Buffer.concat(this.#pieces, this.#size);
+    let chunk = this.#pieces[0]!;
+    if (this.#pieces.length > 1) {
+      chunk = Buffer.concat(this.#pieces, this.#size);
+      this.#joined.add(chunk);
+    }
     this.#pieces = [];
     this.#size = 0;
     this.#hash = 0;

@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import { AgeError } from '../pipeline/age/errors.ts';
 import { collect } from '../pipeline/collect.ts';
 import { decryptBuffer } from '../pipeline/age/decrypt.ts';
+import { discard } from '../pipeline/discard.ts';
 import type { Identity } from '../pipeline/age/keys.ts';
 import type { CompressionAlgorithm } from '../pipeline/compression.ts';
 import { Meter } from '../pipeline/meter.ts';
@@ -148,6 +149,7 @@ function openChunk(source: ChunkSource, ref: ChunkRef, sealed: Buffer): Buffer {
   try {
     const compressed = decryptBuffer(sealed, source.identities, { name: describeStored(ref) });
     plaintext = decompress(compressed, source.compression, ref.plaintextBytes);
+    if (plaintext !== compressed) discard(compressed);
   } catch (err) {
     if (source.signal?.aborted) throw err;
     if (err instanceof AgeError) throw fail(`failed decryption: ${err.message}`, err);
@@ -239,8 +241,10 @@ export async function readChunkedObject(opts: ReadChunkedOptions): Promise<{ sto
       const ref = refs[i]!;
       fill(r);
       let data: Buffer;
+      let stored: Buffer;
       try {
-        data = openChunk(opts, ref, sealedOf(read, await started[r]!, ref));
+        stored = await started[r]!;
+        data = openChunk(opts, ref, sealedOf(read, stored, ref));
       } catch (err) {
         if (!(err instanceof ChunkReadError)) throw err;
         throw new CorruptBackupObjectError(chunkProblem(opts.key, ref, i, refs.length, err.message), {
@@ -254,6 +258,7 @@ export async function readChunkedObject(opts: ReadChunkedOptions): Promise<{ sto
       if (left[r] === 0) {
         started[r] = undefined;
         live--;
+        discard(stored);
       }
       storedBytes += ref.storedBytes;
       opts.onProgress?.(storedBytes);

@@ -46,6 +46,11 @@ export class OpenPack {
     return this.bytes >= PACK_TARGET_BYTES || this.chunks.length >= PACK_MAX_CHUNKS;
   }
 
+  /** The stored bytes of the chunks placed so far, as given to add(). */
+  get placed(): readonly Buffer[] {
+    return this.parts;
+  }
+
   /** Places a chunk's stored bytes; returns its offset in the pack. */
   add(name: string, plaintextBytes: number, sealed: Buffer): number {
     const offset = this.bytes;

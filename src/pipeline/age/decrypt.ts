@@ -9,6 +9,7 @@ import {
   PayloadFormatError,
   TruncatedError,
 } from './errors.ts';
+import { discard } from '../discard.ts';
 import { HeaderParser, headerMac } from './header.ts';
 import type { Header } from './header.ts';
 import { parseIdentity } from './keys.ts';
@@ -289,5 +290,8 @@ export function decryptBuffer(
   const decryptor = new AgeDecryptor(parseIdentities(identities), opts.name ?? 'input', (p) => parts.push(p));
   decryptor.push(data);
   decryptor.end();
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  if (parts.length === 1) return parts[0]!;
+  const plaintext = Buffer.concat(parts);
+  discard(...parts);
+  return plaintext;
 }

@@ -1,6 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
+import { discard } from '../discard.ts';
 import { KeyFormatError } from './errors.ts';
 import { formatHeader } from './header.ts';
 import { parseRecipient } from './keys.ts';
@@ -117,5 +118,7 @@ export function encryptBuffer(plaintext: Buffer, recipients: Array<string | Reci
   const encryptor = new AgeEncryptor(parseRecipients(recipients), (data) => parts.push(data));
   encryptor.push(plaintext);
   encryptor.end();
-  return Buffer.concat(parts);
+  const file = Buffer.concat(parts);
+  discard(...parts);
+  return file;
 }
