@@ -2,8 +2,9 @@
 // enough that the restore is still streaming it when pg_restore stops: pg_restore failing early is
 // reported with PostgreSQL's own error, not the closed pipe of the stream that fed it; a dump damaged
 // in the middle fails the restore before anything is touched, and the database it would have replaced
-// keeps its rows; so does a damaged globals object of a server with many roles. The tests run in
-// order: the second damages the backup the first restores.
+// keeps its rows; a damaged globals object of a server with many roles creates none of them, also
+// when the backup holds no database to restore (the globals alone). The tests run in order: the
+// second damages the backup the first restores.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -127,9 +128,18 @@ test('a sealed dump damaged in the middle: restore --clean fails naming it, and 
   );
 });
 
-test('a globals object damaged after its first 64 KiB: the restore fails naming it, and no role is created', async () => {
-  const roles = await pg.server(`${env.tag}-roles`);
-  const many = `${PG}-roles`;
+/**
+ * A server with 1,500 roles backed up as the definition `${PG}-${name}` (dumping `databases`), its
+ * globals object damaged half way, then restored into a new server: what the restore said, and how
+ * many of the roles it created there.
+ */
+async function damagedGlobalsRestore(
+  name: string,
+  databases: string[],
+  prepare: (container: string) => Promise<void> = async () => {},
+) {
+  const roles = await pg.server(`${env.tag}-${name}`);
+  const many = `${PG}-${name}`;
   // Names and comments of random hex, so that compression leaves well over two age chunks (64 KiB of
   // plaintext each): psql would have run the first chunk's CREATE ROLEs by the time the damage came.
   await pg.sql(
@@ -140,13 +150,12 @@ test('a globals object damaged after its first 64 KiB: the restore fails naming 
      END LOOP; END $$;
      DO $$ DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE rolname LIKE 'many\\_%' LOOP
        EXECUTE format('COMMENT ON ROLE %I IS %L', r, md5(random()::text) || md5(random()::text) || md5(random()::text));
-     END LOOP; END $$;
-     CREATE DATABASE notes;`,
+     END LOOP; END $$;`,
   );
-  await pg.sql(roles, 'notes', `CREATE TABLE n (v text); INSERT INTO n VALUES ('kept');`);
+  await prepare(roles);
   await env.writeConfig([
     ledger(),
-    { name: many, type: 'postgresqldatabase', containers: [roles], postgres: { databases: ['notes'] } },
+    { name: many, type: 'postgresqldatabase', containers: [roles], postgres: { databases } },
   ]);
   const backup = await runBackup(env, many);
   const globals = backup.objects.find((o) => o.kind === 'globals');
@@ -156,13 +165,19 @@ test('a globals object damaged after its first 64 KiB: the restore fails naming 
   assert.ok(globals.storedBytes > 2 * (65536 + 16) + 512, `globals of ${globals.storedBytes} bytes`);
   await flipBytes(file, Math.floor(globals.storedBytes / 2));
 
-  const target = await pg.server(`${env.tag}-roles-dst`);
+  const target = await pg.server(`${env.tag}-${name}-dst`);
   const result = await restoreCli(env, [many, '--to-container', target]);
   const said = result.stdout + result.stderr;
   const created = (
     await pg.sql(target, 'postgres', `SELECT count(*) FROM pg_roles WHERE rolname LIKE 'many\\_%'`)
   ).trim();
   assert.equal(result.code, 1, `${said}\n${env.worker!.output()}`);
+  return { many, backup, said, created, target };
+}
+
+/** The restore of damagedGlobalsRestore failed naming the globals object, and created no role. */
+function assertGlobalsRefused(many: string, backup: Manifest, said: string, created: string): void {
+  const globals = backup.objects.find((o) => o.kind === 'globals')!;
   const globalsKey = `${many}/${backup.backupId}/${globals.name}`;
   assert.match(
     said,
@@ -172,9 +187,33 @@ test('a globals object damaged after its first 64 KiB: the restore fails naming 
     `${created} of 1500 roles created`,
   );
   assert.equal(created, '0', `roles created before the damage was found: ${said}`);
+}
+
+test('a globals object damaged after its first 64 KiB: the restore fails naming it, and no role is created', async () => {
+  const { many, backup, said, created, target } = await damagedGlobalsRestore(
+    'roles',
+    ['notes'],
+    async (roles) => {
+      await pg.sql(roles, 'postgres', 'CREATE DATABASE notes;');
+      await pg.sql(roles, 'notes', `CREATE TABLE n (v text); INSERT INTO n VALUES ('kept');`);
+    },
+  );
+  assertGlobalsRefused(many, backup, said, created);
   assert.equal(
     (await pg.sql(target, 'postgres', `SELECT count(*) FROM pg_database WHERE datname = 'notes'`)).trim(),
     '0',
     'the database was not restored',
   );
+});
+
+// Nothing but the maintenance database is dumped, so no dump is restored: the globals are still
+// checked whole before psql applies them.
+test('a damaged globals object of a backup with no database to restore: the restore fails naming it, and no role is created', async () => {
+  const { many, backup, said, created } = await damagedGlobalsRestore('globals-only', ['postgres']);
+  assert.equal(
+    backup.objects.filter((o) => o.kind === 'database' && o.source !== 'postgres').length,
+    0,
+    'no database but the maintenance one',
+  );
+  assertGlobalsRefused(many, backup, said, created);
 });
