@@ -30,5 +30,30 @@ export async function createMainThreadWorkflowWorker(options: WorkerOptions): Pr
   const worker = await Worker.create({ ...options, ...workflowsInMainThread });
   (globalHandlers as unknown as { stopPromiseHook: () => void }).stopPromiseHook();
   globalHandlers.promiseHookInstalled = false;
+  // Before the SDK's handler, which Worker.create installed; once per process.
+  if (!process.listeners('unhandledRejection').includes(throwStrayRejection))
+    process.prependListener('unhandledRejection', throwStrayRejection);
   return worker;
+}
+
+/** A promise of the worker's own code (an activity's, say) rejected and nothing handled it. */
+export class StrayRejectionError extends Error {
+  override name = 'StrayRejectionError';
+}
+
+/**
+ * The SDK's process-wide handler of unhandled rejections fails the workflow task of a workflow's
+ * promise; on the thread that runs workflows it also sees every other promise of the process, finds
+ * no workflow and throws "Unhandled Promise rejection for unknown Workflow Run id='undefined'". A
+ * workflow's promises come from its context's realm, not this one's: one of this realm is the
+ * worker's own, and is thrown as such, ending the process as Node does by default (a supervisor
+ * restarts the worker; its reconciler restarts containers a dead run left stopped).
+ */
+function throwStrayRejection(reason: unknown, promise: Promise<unknown>): void {
+  if (!(promise instanceof Promise)) return;
+  const what = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+  throw new StrayRejectionError(
+    `dockvault worker: a promise of the worker's own code (not a workflow's) was rejected and nothing handled it: ${what}`,
+    { cause: reason },
+  );
 }
