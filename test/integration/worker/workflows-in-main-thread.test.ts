@@ -46,6 +46,16 @@ async function firstTaskFailure(handle: WorkflowHandle, what: string): Promise<s
   return failure;
 }
 
+/** The worker still runs workflows: a quick one completes. */
+async function assertRunsWorkflows(client: Client, taskQueue: string, when: string): Promise<void> {
+  const quick = client.workflow.execute<typeof quickWorkflow>('quickWorkflow', {
+    taskQueue,
+    workflowId: `${taskQueue}-quick`,
+    args: [when],
+  });
+  assert.equal(await quick, `hello ${when}`);
+}
+
 test('a workflow that never yields fails its task after 5 s; the worker goes on running workflows', async () => {
   const address = stack.temporalAddress;
   const taskQueue = `main-thread-${Date.now()}`;
@@ -72,12 +82,7 @@ test('a workflow that never yields fails its task after 5 s; the worker goes on 
     assert.ok(after >= 4_000, `failed after ${after} ms, before the 5 s limit`);
     await looping.terminate('test done');
 
-    const quick = client.workflow.execute<typeof quickWorkflow>('quickWorkflow', {
-      taskQueue,
-      workflowId: `${taskQueue}-quick`,
-      args: ['after the loop'],
-    });
-    assert.equal(await quick, 'hello after the loop');
+    await assertRunsWorkflows(client, taskQueue, 'after the loop');
   } finally {
     await stopWorker(worker);
     await connection.close();
@@ -98,12 +103,7 @@ test("a workflow's unhandled rejection fails its task, not the worker", async ()
     const failure = await firstTaskFailure(rejecting, 'the rejecting workflow task to fail');
     assert.match(failure, /Unhandled Promise rejection: Error: the workflow left this unhandled/);
     await rejecting.terminate('test done');
-    const quick = client.workflow.execute<typeof quickWorkflow>('quickWorkflow', {
-      taskQueue,
-      workflowId: `${taskQueue}-quick`,
-      args: ['after the rejection'],
-    });
-    assert.equal(await quick, 'hello after the rejection');
+    await assertRunsWorkflows(client, taskQueue, 'after the rejection');
     assert.doesNotMatch(worker.output(), /StrayRejectionError/);
   } finally {
     await stopWorker(worker);
