@@ -1,18 +1,10 @@
 // A Temporal dev server of a test's own, on free ports with its own database file, so the test may
 // kill and restart it; the shared one on 7233 is never touched.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { freePort } from './free-port.ts';
 import { scratchDir } from './scratch.ts';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export class TemporalDevServer {
   port = 0;

@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -16,6 +15,7 @@ import { stringify } from 'yaml';
 import { generateIdentity } from '../../../src/pipeline/age/keys.ts';
 import { createS3Store } from '../../../src/storage/s3-store.ts';
 import type { BackupStore } from '../../../src/storage/store.ts';
+import { freePort } from '../../helpers/free-port.ts';
 import { scratchDir, uniqueTag } from '../../helpers/scratch.ts';
 import { stack } from '../../helpers/stack-env.ts';
 import { TcpProxy } from '../../helpers/tcp-proxy.ts';
@@ -81,13 +81,6 @@ const compose = (args: string[], timeoutMs?: number) =>
   );
 const appCompose = (args: string[]) => ok('docker-compose', ['-p', app, '-f', join(dir, 'app.yml'), ...args]);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 const inspect = (name: string) => docker.getContainer(name).inspect();
 const isRunning = async (name: string) => (await inspect(name)).State.Running;
 const mountpoint = async (volume: string) => (await docker.getVolume(volume).inspect()).Mountpoint;

@@ -2,8 +2,8 @@
 // per-definition series and the Temporal SDK's worker metrics.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { BackupTestEnv } from '../../helpers/backup-env.ts';
+import { freePort } from '../../helpers/free-port.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { runCli, startWorker } from '../../helpers/worker-process.ts';
 
@@ -15,14 +15,6 @@ before(async () => {
 after(async () => {
   await env.close();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function sample(text: string, name: string, definition: string): number | undefined {
   const line = text
