@@ -7,6 +7,8 @@ import net from 'node:net';
 
 const LOW = 20_000;
 const HIGH = 32_000;
+/** Ports this process was given already (a server may not listen on them yet). */
+const given = new Set<number>();
 
 function canListen(port: number): Promise<boolean> {
   const server = net.createServer();
@@ -28,5 +30,3 @@ export async function freePort(): Promise<number> {
   }
   throw new Error(`no free port between ${LOW} and ${HIGH} on 127.0.0.1 after 200 tries`);
 }
-
-const given = new Set<number>();
